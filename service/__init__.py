@@ -1,0 +1,55 @@
+"""lbp-cds: a CDS Hooks service for the Danish low-back-pain guidelines.
+
+``create_app`` builds everything that is read from disk (knowledge, value sets,
+schemas) exactly once; requests only read it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import app_errors, cors, fhir, hooks, pages
+from .config import DEFAULTS
+from .knowledge import load_knowledge
+from .runtime import EXTENSION_KEY, Runtime
+from .storage import open_storage
+from .terminology import Terminology
+from .validate import Validators
+
+__all__ = ["create_app"]
+
+
+def _as_mapping(value: Any) -> Mapping[str, Any]:
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else {}
+    return value or {}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``LBP_CDS_*`` environment variables, then ``config``."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("LBP_CDS")
+    if config:
+        app.config.from_mapping(config)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    data_dir = Path(app.config["DATA_DIR"] or app.instance_path)
+    extra = app.config["EXTRA_VALUESETS"]
+    terminology = Terminology.load(Path(app.config["PROFILES_DIR"]), Path(extra) if extra else None)
+    knowledge = load_knowledge(Path(app.config["CARDS_DIR"]), _as_mapping(app.config["RULE_PARAMS"]))
+    storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
+    fhir.warm_up()
+    app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)
+
+    app_errors.init_app(app)
+    cors.init_app(app)
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(pages.bp)
+    return app

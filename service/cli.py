@@ -1,0 +1,83 @@
+"""Command line: ``python -m service`` serves; subcommands work without a server.
+
+- ``python -m service --host 127.0.0.1 --port 8080``: the development server.
+- ``python -m service evaluate REQUEST.json``: cards and rule trace for a hook request.
+- ``python -m service check-knowledge``: validate ``cards/`` and ``fhir_profiles/``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from .errors import CdsError, operation_outcome
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.pass_context
+def main(ctx: click.Context, host: str, port: int) -> None:
+    """lbp-cds: CDS Hooks service for the Danish low-back-pain guidelines."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import create_app
+
+    app = create_app()
+    click.echo(f"lbp-cds: discovery at http://{host}:{port}/cds-services (development server)", err=True)
+    app.run(host=host, port=port)
+
+
+@main.command()
+@click.argument("request_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--service", "service_id", help="Service id (default: the lbp service for the request's hook).")
+@click.option("--lang", type=click.Choice(["da", "en"]), help="Card language (default: LBP_CDS_LANGUAGE).")
+def evaluate(request_file: Path, service_id: str | None, lang: str | None) -> None:
+    """Print the response (cards and rule trace) for a hook request read from a file."""
+    from . import create_app
+    from .engine import Options, evaluate_request
+    from .registry import SERVICES
+    from .runtime import runtime
+
+    app = create_app()
+    try:
+        body = json.loads(request_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise click.ClickException(f"{request_file}: not JSON: {exc}") from exc
+    hook = body.get("hook") if isinstance(body, dict) else None
+    service_id = service_id or {s.hook: s.id for s in SERVICES.values()}.get(str(hook), "")
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise click.ClickException(f"no service for hook {hook!r}; pass --service")
+    with app.app_context():
+        state = runtime()
+        options = Options(language=lang or str(app.config["LANGUAGE"]), explain=True)
+        try:
+            request = state.validators.hook_request(service.hook, body)
+            result = evaluate_request(request, service, state.knowledge, state.terminology, replace(options))
+        except CdsError as exc:
+            outcome = operation_outcome(exc.diagnostics, code=exc.code, issue_type=exc.issue_type, details=exc.details)
+            click.echo(json.dumps(outcome, ensure_ascii=False, indent=2))
+            sys.exit(1)
+    click.echo(json.dumps(result.response, ensure_ascii=False, indent=2, default=str))
+
+
+@main.command("check-knowledge")
+def check_knowledge() -> None:
+    """Load cards/ and fhir_profiles/ as at start-up; exit non-zero on any problem."""
+    from . import create_app
+    from .runtime import runtime
+
+    try:
+        app = create_app({"DATA_DIR": str(Path.cwd() / "instance")})
+    except Exception as exc:  # report every start-up failure the same way
+        raise click.ClickException(str(exc)) from exc
+    with app.app_context():
+        state = runtime()
+        click.echo(
+            f"ok: {len(state.knowledge.rules)} rules, {len(state.terminology.concept_ids())} value sets"
+        )

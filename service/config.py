@@ -1,0 +1,51 @@
+"""Configuration: embedded defaults, then ``LBP_CDS_*`` environment variables, then a mapping.
+
+Every setting a deployer may change is listed in :data:`DEFAULTS` and documented in
+README.md (``tests/test_docs.py`` checks that). Nothing here is read at import time;
+:func:`service.create_app` applies the three layers in order, as Flask's own docs advise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Setting → default. Environment variables are ``LBP_CDS_<SETTING>`` (JSON-decoded when valid JSON).
+DEFAULTS: dict[str, Any] = {
+    # Where the SQLite database lives when DATABASE_URL is not set (defaults to Flask's instance folder).
+    "DATA_DIR": None,
+    # sqlite:///path/to/file.sqlite3 ; empty = SQLite file in DATA_DIR.
+    "DATABASE_URL": "",
+    # Card language when the caller's Accept-Language does not prefer another supported one: da | en.
+    "LANGUAGE": "da",
+    # Requests larger than this many bytes get 413.
+    "MAX_REQUEST_BYTES": 1_000_000,
+    # Browser origins allowed by CORS: "*" (any origin, never with credentials) or a list of origins.
+    "CORS_ORIGINS": "*",
+    # Send Access-Control-Allow-Credentials (only honoured with an explicit CORS_ORIGINS list).
+    "CORS_ALLOW_CREDENTIALS": False,
+    # Add the rule trace to every response's extension (also per request: extension lbp-cds-explain).
+    "EXPLAIN": False,
+    # Most cards a patient-view answer shows; the rest are listed in the trace.
+    "MAX_CARDS_PATIENT_VIEW": 3,
+    # FHIR fallback when prefetch is missing: timeout (s) per request, pages and resources at most.
+    "FHIR_TIMEOUT": 5.0,
+    "FHIR_MAX_PAGES": 10,
+    "FHIR_MAX_RESOURCES": 5000,
+    # Folder of extra ValueSets (a site's local codes) added to fhir_profiles/ at start-up.
+    "EXTRA_VALUESETS": "",
+    # Site overrides of rule parameters: {"IMG-NOT-INDICATED": {"exercise_weeks": 8}}.
+    "RULE_PARAMS": {},
+    # Knowledge locations (change only to run another knowledge base).
+    "CARDS_DIR": str(ROOT / "cards"),
+    "PROFILES_DIR": str(ROOT / "fhir_profiles"),
+    # Public base URL of this service, used to link cards to their rule page; empty = request host.
+    "PUBLIC_URL": "",
+}
+
+
+def setting_names() -> list[str]:
+    """The environment variable names a deployer can set."""
+    return [f"LBP_CDS_{name}" for name in DEFAULTS]

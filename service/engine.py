@@ -1,0 +1,154 @@
+"""One hook request in, one CDS Hooks response out — with no web framework in sight.
+
+``evaluate_request`` is the whole pipeline (data → record → rules → cards) and is what
+both the HTTP view and ``python -m service evaluate`` call, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import PreconditionFailed
+from .facts import ConceptLookup, build_record
+from .knowledge import INDICATOR_RANK, KnowledgeBase, RuleCard
+from .prefetch import FetchSettings, FhirSource, PrefetchUnavailable, gather
+from .record import PatientRecord
+from .registry import DATA_CATEGORIES, CdsService
+from .render import Renderer
+from .rules.base import Finding
+
+log = logging.getLogger(__name__)
+
+EXPLAIN_KEY = "lbp-cds-explain"
+TRACE_KEY = "lbp-cds-trace"
+PROBLEMS_KEY = "lbp-cds-data-problems"
+OK_STATUSES = {"prefetched", "fetched", "no-data"}
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to evaluate: language, explain, noise cap, FHIR fallback limits, links."""
+
+    language: str = "da"
+    explain: bool = False
+    max_cards_patient_view: int = 3
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    base_url: str = ""
+    #: Re-raise a rule's exception (tests, debugging) instead of reporting it.
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """What is stored about each card sent, so feedback can be traced to a rule version."""
+
+    uuid: str
+    rule_id: str
+    rule_version: str
+
+
+@dataclass(frozen=True)
+class Result:
+    response: dict[str, Any]
+    issued: tuple[IssuedCard, ...]
+    record: PatientRecord
+
+
+def _run_rule(rule: RuleCard, record: PatientRecord, strict: bool) -> tuple[list[Finding], str | None]:
+    try:
+        return list(rule.fn(record, rule.params)), None
+    except Exception:  # a rule bug must not take the other rules' advice down with it
+        if strict:
+            raise
+        log.exception("rule %s failed", rule.id)
+        return [], f"Rule {rule.id} could not be evaluated (internal error); its advice is missing."
+
+
+def _trace_entry(rule: RuleCard, findings: list[Finding], error: str | None, renderer: Renderer) -> dict:
+    entry: dict[str, Any] = {"rule": rule.id, "version": rule.version, "fired": any(f.fired for f in findings)}
+    if error:
+        entry["error"] = error
+    facts = [
+        {
+            **({"order": f.order_ref} if f.order_ref else {}),
+            **({"nearMiss": True} if not f.fired else {}),
+            "facts": {k: renderer.value(v) for k, v in f.facts.items()},
+            **(
+                {"redFlags": {"found": list(f.screen.found), "absent": list(f.screen.absent),
+                              "notDocumented": list(f.screen.missing)}}
+                if f.screen else {}
+            ),
+        }
+        for f in findings
+    ]
+    if facts:
+        entry["findings"] = facts
+    return entry
+
+
+def evaluate_record(
+    record: PatientRecord, hook: str, kb: KnowledgeBase, hook_instance: str, options: Options
+) -> tuple[list[dict], list[IssuedCard], list[dict], list[str]]:
+    """Run the hook's rules over ``record``: cards, what was issued, the trace, problems."""
+    renderer = Renderer(kb, options.language, options.base_url)
+    fired: list[tuple[RuleCard, Finding]] = []
+    trace: list[dict] = []
+    problems: list[str] = []
+    for rule in kb.for_hook(hook):
+        findings, error = _run_rule(rule, record, options.strict)
+        if error:
+            problems.append(error)
+        trace.append(_trace_entry(rule, findings, error, renderer))
+        fired += [(rule, f) for f in findings if f.fired]
+    fired.sort(key=lambda rf: (INDICATOR_RANK[rf[1].indicator or rf[0].indicator], rf[0].priority,
+                               rf[0].id, rf[1].order_ref or ""))
+    if hook == "patient-view" and len(fired) > options.max_cards_patient_view:
+        for rule, finding in fired[options.max_cards_patient_view:]:
+            for entry in trace:
+                if entry["rule"] == rule.id:
+                    entry["suppressed"] = "noise limit: at most %d cards" % options.max_cards_patient_view
+        fired = fired[: options.max_cards_patient_view]
+    cards = [renderer.card(rule, finding, record, hook_instance) for rule, finding in fired]
+    issued = [IssuedCard(c["uuid"], rule.id, rule.version) for c, (rule, _) in zip(cards, fired, strict=True)]
+    return cards, issued, trace, problems
+
+
+def evaluate_request(
+    request: Mapping[str, Any],
+    service: CdsService,
+    kb: KnowledgeBase,
+    terms: ConceptLookup,
+    options: Options,
+    *,
+    now: datetime | None = None,
+    source: FhirSource | None = None,
+) -> Result:
+    """The pipeline for a validated hook request (see the module docstring)."""
+    try:
+        data = gather(request, service.prefetch, service.required, options.fetch, source)
+    except PrefetchUnavailable as exc:
+        raise PreconditionFailed(str(exc)) from exc
+    unavailable = sorted(
+        DATA_CATEGORIES.get(key, key) for key, result in data.keys.items() if result.status not in OK_STATUSES
+    )
+    built = build_record(
+        data.resources(), request["context"], service.hook, terms, now or datetime.now(timezone.utc), unavailable
+    )
+    cards, issued, trace, rule_problems = evaluate_record(
+        built.record, service.hook, kb, str(request["hookInstance"]), options
+    )
+    response: dict[str, Any] = {"cards": cards}
+    problems = [*data.problems(), *built.problems, *rule_problems]
+    extension: dict[str, Any] = {}
+    if problems:
+        extension[PROBLEMS_KEY] = problems
+    wants_trace = options.explain or bool((request.get("extension") or {}).get(EXPLAIN_KEY))
+    if wants_trace:
+        extension[TRACE_KEY] = trace
+    if extension:
+        response["extension"] = extension
+    return Result(response, tuple(issued), built.record)

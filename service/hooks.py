@@ -1,0 +1,115 @@
+"""The CDS Hooks protocol: discovery, hook calls and feedback. No clinical logic here.
+
+Each view validates, hands over to the pipeline (:func:`service.engine.evaluate_request`)
+or to storage, and answers. Errors are raised as :mod:`service.errors` and rendered as
+OperationOutcome by the handlers in :mod:`service.app_errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .engine import Options, evaluate_request
+from .errors import BadRequest, NotFound, ServiceUnavailable, UnsupportedMediaType
+from .prefetch import FetchSettings
+from .registry import SERVICES, CdsService
+from .runtime import runtime
+from .storage import StorageError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("hooks", __name__, url_prefix="/cds-services")
+
+SPEC_VERSION = "2.0.1"
+HOOK_VERSION = "1.0"
+LANGUAGES = ("da", "en")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_json() -> Any:
+    """The request body as JSON, or a 415/400 that says what is wrong with it."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"Send the body as JSON with 'Content-Type: application/json' (got '{request.mimetype or 'none'}')."
+        )
+    raw = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The body is not UTF-8 encoded JSON.") from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+
+
+def _service(service_id: str) -> CdsService:
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise NotFound(f"No CDS service '{service_id}' here; GET /cds-services lists the services.")
+    return service
+
+
+def _options() -> Options:
+    config = current_app.config
+    language = request.accept_languages.best_match(LANGUAGES) if request.accept_languages else None
+    return Options(
+        language=language or str(config["LANGUAGE"]),
+        explain=bool(config["EXPLAIN"]),
+        max_cards_patient_view=int(config["MAX_CARDS_PATIENT_VIEW"]),
+        fetch=FetchSettings(
+            timeout=float(config["FHIR_TIMEOUT"]),
+            max_pages=int(config["FHIR_MAX_PAGES"]),
+            max_resources=int(config["FHIR_MAX_RESOURCES"]),
+        ),
+        base_url=str(config["PUBLIC_URL"] or request.host_url).rstrip("/"),
+        strict=bool(config["TESTING"]) and bool(config.get("PROPAGATE_EXCEPTIONS", True)),
+    )
+
+
+@bp.get("")
+def discovery() -> Any:
+    """``GET /cds-services``: the services, from the one registry that also routes calls."""
+    services = []
+    for service in SERVICES.values():
+        entry = service.discovery(SPEC_VERSION)
+        entry["hookVersion"] = HOOK_VERSION
+        services.append(entry)
+    return jsonify({"services": services})
+
+
+@bp.post("/<service_id>")
+def call(service_id: str) -> Any:
+    """``POST /cds-services/{id}``: validate, evaluate, remember which cards were issued."""
+    service = _service(service_id)
+    state = runtime()
+    body = state.validators.hook_request(service.hook, read_json())
+    result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
+    try:
+        state.storage.record_issued(
+            service.id, str(body["hookInstance"]), [(c.uuid, c.rule_id, c.rule_version) for c in result.issued]
+        )
+    except StorageError:
+        # Advice must not be withheld because the audit table is down; feedback will say so.
+        log.warning("could not record issued cards for %s", service.id)
+    return jsonify(result.response)
+
+
+@bp.post("/<service_id>/feedback")
+def feedback(service_id: str) -> Any:
+    """``POST /cds-services/{id}/feedback``: stored durably before we say 200."""
+    service = _service(service_id)
+    state = runtime()
+    body = state.validators.feedback_request(read_json())
+    try:
+        stored = state.storage.store_feedback(service.id, body["feedback"])
+    except StorageError as exc:
+        log.error("feedback for %s not stored: %s", service.id, exc)
+        raise ServiceUnavailable("The feedback could not be stored; nothing was kept. Please send it again.") from exc
+    return jsonify({"stored": stored})

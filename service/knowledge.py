@@ -1,0 +1,129 @@
+"""The knowledge base: rule cards from ``cards/``, loaded and checked once at start-up.
+
+A card that does not match ``cards/_meta/rule-card.schema.json``, cites an unknown
+guideline, has no rule logic (or logic without a card) stops start-up with a message
+naming the file and the JSON pointer, so a content error never reaches a GP.
+Loaded objects are read-only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from .rules import REGISTRY
+from .rules.base import Rule
+
+INDICATOR_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+class KnowledgeError(Exception):
+    """The knowledge base is inconsistent; the message names the file and the problem."""
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class RuleCard:
+    """One rule: its card data (read-only) and its logic."""
+
+    id: str
+    data: Mapping[str, Any]
+    params: Mapping[str, Any]
+    fn: Rule
+    path: str
+
+    @property
+    def version(self) -> str:
+        return str(self.data["version"])
+
+    @property
+    def hooks(self) -> tuple[str, ...]:
+        return tuple(self.data["hooks"])
+
+    @property
+    def indicator(self) -> str:
+        return str(self.data["indicator"])
+
+    @property
+    def priority(self) -> int:
+        return int(self.data.get("priority", 50))
+
+    @property
+    def source(self) -> Mapping[str, Any]:
+        return self.data["source"]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    rules: Mapping[str, RuleCard]
+    sources: Mapping[str, Any]
+    labels: Mapping[str, Any]
+    common: Mapping[str, Any]
+
+    def for_hook(self, hook: str) -> list[RuleCard]:
+        """Rules that apply to ``hook``, most urgent first, then by priority and id."""
+        rules = [r for r in self.rules.values() if hook in r.hooks]
+        return sorted(rules, key=lambda r: (INDICATOR_RANK[r.indicator], r.priority, r.id))
+
+    def label(self, concept: str, lang: str) -> str | None:
+        entry = self.labels.get(concept)
+        return None if entry is None else str(entry[lang])
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KnowledgeError(f"{path.name}: cannot read JSON: {exc}") from exc
+
+
+def load_knowledge(cards_dir: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> KnowledgeBase:
+    """Read, validate and freeze every card; apply a site's parameter ``overrides``."""
+    meta = cards_dir / "_meta"
+    schema = _read_json(meta / "rule-card.schema.json")
+    validator = Draft202012Validator(schema)
+    sources = _read_json(meta / "sources.json")
+    labels = _read_json(meta / "labels.json")
+    common = _read_json(meta / "common.json")
+    overrides = dict(overrides or {})
+    rules: dict[str, RuleCard] = {}
+    for path in sorted(cards_dir.glob("*.json")):
+        data = _read_json(path)
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            pointer = "/" + "/".join(str(p) for p in errors[0].absolute_path)
+            raise KnowledgeError(f"{path.name}: {pointer}: {errors[0].message}")
+        rule_id = data["id"]
+        if path.stem != rule_id:
+            raise KnowledgeError(f"{path.name}: /id: '{rule_id}' must match the file name")
+        for citation in (data["source"], *data.get("also_sources", ())):
+            if citation["guideline"] not in sources:
+                raise KnowledgeError(f"{path.name}: /source/guideline: unknown guideline '{citation['guideline']}'")
+        if rule_id not in REGISTRY:
+            raise KnowledgeError(f"{path.name}: no rule logic is registered for '{rule_id}'")
+        params = {**data.get("params", {})}
+        extra = overrides.pop(rule_id, {})
+        unknown = set(extra) - set(params)
+        if unknown:
+            raise KnowledgeError(f"RULE_PARAMS: {rule_id} has no parameter(s) {sorted(unknown)}")
+        params.update(extra)
+        rules[rule_id] = RuleCard(rule_id, _freeze(data), MappingProxyType(params), REGISTRY[rule_id].fn, path.name)
+    if overrides:
+        raise KnowledgeError(f"RULE_PARAMS: unknown rule id(s) {sorted(overrides)}")
+    orphans = sorted(set(REGISTRY) - set(rules))
+    if orphans:
+        raise KnowledgeError(f"rule logic without a card in {cards_dir.name}/: {orphans}")
+    return KnowledgeBase(MappingProxyType(rules), _freeze(sources), _freeze(labels), _freeze(common))

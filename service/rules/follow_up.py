@@ -1,0 +1,3 @@
+"""Rules: follow_up (being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Rules: imaging (being written)."""
+
+from __future__ import annotations

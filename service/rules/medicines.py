@@ -1,0 +1,3 @@
+"""Rules: medicines (being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Rules: red_flags (being written)."""
+
+from __future__ import annotations

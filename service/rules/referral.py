@@ -1,0 +1,3 @@
+"""Rules: referral (being written)."""
+
+from __future__ import annotations

@@ -1,0 +1,28 @@
+"""What the app builds once at start-up and every request reads: knowledge, codes, storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .knowledge import KnowledgeBase
+from .storage import Storage
+from .terminology import Terminology
+from .validate import Validators
+
+EXTENSION_KEY = "lbp_cds"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    knowledge: KnowledgeBase
+    terminology: Terminology
+    validators: Validators
+    storage: Storage
+
+
+def runtime() -> Runtime:
+    """The current app's runtime state (built by :func:`service.create_app`)."""
+    state: Runtime = current_app.extensions[EXTENSION_KEY]
+    return state

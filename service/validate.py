@@ -1,0 +1,78 @@
+"""Request validation against the JSON Schemas in ``service/schemas/``.
+
+The schemas are loaded and compiled once (at app start-up); validation reports every
+problem with its JSON path, so a caller can fix the request in one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import BadRequest
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+HOOKS = ("patient-view", "order-select", "order-sign")
+
+
+def _path(error: ValidationError) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+
+
+def _message(error: ValidationError) -> str:
+    # For a nested schema (allOf/anyOf) the innermost errors name the real problem.
+    leaf = min(error.context, key=lambda e: len(e.absolute_path), default=None) if error.context else None
+    best = leaf or error
+    text = best.message
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{_path(best)}: {text}"
+
+
+@dataclass(frozen=True)
+class Validators:
+    """Compiled validators: one per hook, one for feedback."""
+
+    hooks: Mapping[str, Draft202012Validator]
+    feedback: Draft202012Validator
+
+    @classmethod
+    def load(cls, schema_dir: Path = SCHEMA_DIR) -> Validators:
+        request_doc = json.loads((schema_dir / "hook-request.schema.json").read_text(encoding="utf-8"))
+        feedback_doc = json.loads((schema_dir / "feedback.schema.json").read_text(encoding="utf-8"))
+        checker = Draft202012Validator.FORMAT_CHECKER
+        hooks = {}
+        for hook in HOOKS:
+            schema = {**request_doc, "$ref": f"#/$defs/{hook}"}
+            Draft202012Validator.check_schema(schema)
+            hooks[hook] = Draft202012Validator(schema, format_checker=checker)
+        Draft202012Validator.check_schema(feedback_doc)
+        return cls(hooks, Draft202012Validator(feedback_doc, format_checker=checker))
+
+    def hook_request(self, hook: str, body: Any) -> Mapping[str, Any]:
+        """Validate a hook call for the service's ``hook``; raise BadRequest listing every problem."""
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object (a CDS Hooks request).")
+        if isinstance(body.get("hook"), str) and body["hook"] != hook:
+            raise BadRequest(f"This service answers the '{hook}' hook, but the request is for '{body['hook']}'.")
+        _raise_all(self.hooks[hook], body, "The CDS Hooks request is not valid")
+        return body
+
+    def feedback_request(self, body: Any) -> Mapping[str, Any]:
+        if not isinstance(body, dict):
+            raise BadRequest("The feedback body must be a JSON object with a 'feedback' array.")
+        _raise_all(self.feedback, body, "The feedback request is not valid")
+        return body
+
+
+def _raise_all(validator: Draft202012Validator, body: Any, what: str) -> None:
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        details = [_message(e) for e in errors]
+        raise BadRequest(f"{what}: {details[0]}", details=details[1:])

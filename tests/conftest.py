@@ -1,0 +1,40 @@
+"""Shared fixtures: a fresh app per test, a client, a CLI runner, and a clean environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from service import create_app  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LBP_CDS_* setting of the machine leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("LBP_CDS_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def quiet_client(tmp_path: Path):
+    """A client that sees what a caller sees: errors as responses, never raised."""
+    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "DATA_DIR": str(tmp_path)})
+    return app.test_client()
