@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import PreconditionFailed
@@ -107,10 +107,10 @@ def evaluate_record(
     fired.sort(key=lambda rf: (INDICATOR_RANK[rf[1].indicator or rf[0].indicator], rf[0].priority,
                                rf[0].id, rf[1].order_ref or ""))
     if hook == "patient-view" and len(fired) > options.max_cards_patient_view:
-        for rule, finding in fired[options.max_cards_patient_view:]:
-            for entry in trace:
-                if entry["rule"] == rule.id:
-                    entry["suppressed"] = "noise limit: at most %d cards" % options.max_cards_patient_view
+        hidden = {rule.id for rule, _ in fired[options.max_cards_patient_view:]}
+        for entry in trace:
+            if entry["rule"] in hidden:
+                entry["suppressed"] = f"noise limit: at most {options.max_cards_patient_view} cards"
         fired = fired[: options.max_cards_patient_view]
     cards = [renderer.card(rule, finding, record, hook_instance) for rule, finding in fired]
     issued = [IssuedCard(c["uuid"], rule.id, rule.version) for c, (rule, _) in zip(cards, fired, strict=True)]
@@ -136,7 +136,7 @@ def evaluate_request(
         DATA_CATEGORIES.get(key, key) for key, result in data.keys.items() if result.status not in OK_STATUSES
     )
     built = build_record(
-        data.resources(), request["context"], service.hook, terms, now or datetime.now(timezone.utc), unavailable
+        data.resources(), request["context"], service.hook, terms, now or datetime.now(UTC), unavailable
     )
     cards, issued, trace, rule_problems = evaluate_record(
         built.record, service.hook, kb, str(request["hookInstance"]), options

@@ -13,7 +13,7 @@ dropped, because real clients send them (the CDS Hooks sandbox drafts an order w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -97,15 +97,15 @@ def to_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
         parts = value.split("-")
         try:
             year = int(parts[0])
             month = int(parts[1]) if len(parts) > 1 else 1
-            return datetime(year, month, 1, tzinfo=timezone.utc)
+            return datetime(year, month, 1, tzinfo=UTC)
         except (ValueError, IndexError):
             return None
     return None

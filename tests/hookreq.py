@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SNOMED = "http://snomed.info/sct"
@@ -15,7 +15,7 @@ ATC = "http://www.whocc.no/atc"
 
 
 def days_ago(days: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=days)).date().isoformat()
+    return (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
 
 
 def patient(pid: str = "p1", birth: str = "1980-05-01") -> dict[str, Any]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from service.terminology import Terminology
 
 from service.concepts import Concept
 from service.facts import build_record
-from service.terminology import Terminology
 from tests.hookreq import ATC, CPT, LBP, SNOMED, condition, finding, imaging_order, patient
 
-NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 PROFILES = Path(__file__).resolve().parent.parent / "fhir_profiles"
 
 
