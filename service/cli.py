@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,6 +67,16 @@ def evaluate(request_file: Path, service_id: str | None, lang: str | None) -> No
     click.echo(json.dumps(result.response, ensure_ascii=False, indent=2, default=str))
 
 
+@main.command()
+def catalogue() -> None:
+    """Print the rule catalogue (docs/rules.md) generated from cards/."""
+    from .catalogue import catalogue_markdown
+    from .config import DEFAULTS
+    from .knowledge import load_knowledge
+
+    click.echo(catalogue_markdown(load_knowledge(Path(DEFAULTS["CARDS_DIR"]))), nl=False)
+
+
 @main.command("check-knowledge")
 def check_knowledge() -> None:
     """Load cards/ and fhir_profiles/ as at start-up; exit non-zero on any problem."""
@@ -73,7 +84,7 @@ def check_knowledge() -> None:
     from .runtime import runtime
 
     try:
-        app = create_app({"DATA_DIR": str(Path.cwd() / "instance")})
+        app = create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-check-")})
     except Exception as exc:  # report every start-up failure the same way
         raise click.ClickException(str(exc)) from exc
     with app.app_context():

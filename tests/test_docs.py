@@ -1,0 +1,50 @@
+"""Docs kept honest: every setting, rule and value set a user can meet is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.catalogue import catalogue_markdown
+from service.concepts import Concept
+from service.config import setting_names
+from service.knowledge import load_knowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_setting_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in setting_names() if name not in readme]
+    assert not missing
+
+
+def test_rule_catalogue_is_generated_from_the_cards():
+    expected = catalogue_markdown(load_knowledge(ROOT / "cards"))
+    actual = (ROOT / "docs/rules.md").read_text(encoding="utf-8")
+    assert actual == expected, "docs/rules.md is stale: run python -m service catalogue > docs/rules.md"
+
+
+def test_every_rule_is_in_the_clinical_decisions_or_catalogue():
+    kb = load_knowledge(ROOT / "cards")
+    decisions = (ROOT / "docs/clinical-decisions.md").read_text(encoding="utf-8")
+    catalogue = (ROOT / "docs/rules.md").read_text(encoding="utf-8")
+    for rule_id in kb.rules:
+        assert rule_id in catalogue
+    assert "DSAM" in decisions
+
+
+def test_every_concept_is_in_the_data_contract():
+    contract = (ROOT / "docs/data-contract.md").read_text(encoding="utf-8")
+    assert not [c.value for c in Concept if c.value not in contract]
+
+
+def test_readme_rule_params_example_names_a_real_parameter():
+    import json
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"`(\{\"[A-Z-]+\": \{.*?\}\})`", readme)
+    assert example, "README shows a LBP_CDS_RULE_PARAMS example"
+    kb = load_knowledge(ROOT / "cards")
+    for rule_id, params in json.loads(example.group(1)).items():
+        assert set(params) <= set(kb.rules[rule_id].params)
