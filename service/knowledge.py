@@ -98,7 +98,13 @@ def load_knowledge(cards_dir: Path, overrides: Mapping[str, Mapping[str, Any]] |
     sources = _read_json(meta / "sources.json")
     labels = _read_json(meta / "labels.json")
     common = _read_json(meta / "common.json")
+    shared = _read_json(meta / "params.json")
     overrides = dict(overrides or {})
+    shared_extra = overrides.pop("*", {})
+    unknown_shared = set(shared_extra) - set(shared)
+    if unknown_shared:
+        raise KnowledgeError(f"RULE_PARAMS: '*' (shared) has no parameter(s) {sorted(unknown_shared)}")
+    shared = {**shared, **shared_extra}
     rules: dict[str, RuleCard] = {}
     for path in sorted(cards_dir.glob("*.json")):
         data = _read_json(path)
@@ -114,7 +120,7 @@ def load_knowledge(cards_dir: Path, overrides: Mapping[str, Mapping[str, Any]] |
                 raise KnowledgeError(f"{path.name}: /source/guideline: unknown guideline '{citation['guideline']}'")
         if rule_id not in REGISTRY:
             raise KnowledgeError(f"{path.name}: no rule logic is registered for '{rule_id}'")
-        params = {**data.get("params", {})}
+        params = {**shared, **data.get("params", {})}
         extra = overrides.pop(rule_id, {})
         unknown = set(extra) - set(params)
         if unknown:

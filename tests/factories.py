@@ -28,9 +28,10 @@ CARDS = Path(__file__).resolve().parent.parent / "cards"
 
 
 def params_of(rule_id: str, **overrides: Any) -> dict[str, Any]:
-    """The rule's parameters as shipped in ``cards/<rule_id>.json``, with overrides."""
+    """The rule's parameters as shipped (shared ``_meta/params.json`` + its card), with overrides."""
+    shared = json.loads((CARDS / "_meta" / "params.json").read_text(encoding="utf-8"))
     data = json.loads((CARDS / f"{rule_id}.json").read_text(encoding="utf-8"))
-    return {**data.get("params", {}), **overrides}
+    return {**shared, **data.get("params", {}), **overrides}
 
 
 def ago(*, weeks: float = 0, days: float = 0, hours: float = 0) -> datetime:

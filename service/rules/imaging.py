@@ -1,3 +1,187 @@
-"""Rules: imaging (being written)."""
+"""Lumbar imaging orders (MRI, CT, X-ray) against DSAM 2026 "Hvornår er billeddiagnostik indiceret?".
+
+For each selected imaging order exactly one rule speaks, the most specific one:
+
+1. a red flag documented → ``IMG-INDICATED-RED-FLAG`` (critical when acute referral is due);
+2. an X-ray → ``IMG-XRAY-NO-INDICATION`` unless fracture, listhesis or spondylolysis is suspected;
+3. nerve-root pain → ``IMG-NERVE-ROOT-EARLY`` / ``-INDICATED`` (6–8 weeks, L398);
+4. spinal stenosis with walking-related leg pain → ``IMG-STENOSIS-EARLY`` / ``-INDICATED`` (8–12 weeks, L399);
+5. otherwise → ``IMG-NOT-INDICATED`` (L387).
+
+Orders for patients with no back-pain episode known (problem list or the order's reason)
+are left alone: the guideline is about patients with low back pain.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..concepts import EPISODE_CONCEPTS, IMAGING_CONCEPTS, Concept
+from ..record import DraftOrder, PatientRecord
+from .base import Finding, Params, rule
+from .common import back_pain_duration, conservative_treatment, improvement, nerve_root_involvement
+from .red_flags import acute_flags, red_flag_screen, serious_flags
+
+#: Findings that make a plain X-ray relevant (DSAM L402-L403), or suggest it is (osteoporosis).
+XRAY_INDICATIONS = (Concept.FRACTURE, Concept.SPONDYLOLISTHESIS, Concept.SPONDYLOLYSIS, Concept.OSTEOPOROSIS)
+#: Order of modality words on cards.
+MODALITIES = (Concept.LUMBAR_MRI, Concept.LUMBAR_CT, Concept.LUMBAR_XRAY)
+
+
+def _modality(order: DraftOrder) -> str:
+    return next(c for c in MODALITIES if c in order.concepts)
+
+
+def _orders(record: PatientRecord) -> list[DraftOrder]:
+    """Selected imaging orders of a patient with a known back-pain episode."""
+    if not record.episodes_of(EPISODE_CONCEPTS):
+        return []
+    return [o for o in record.orders_of(IMAGING_CONCEPTS) if o.selected]
+
+
+def _stenosis(record: PatientRecord) -> bool:
+    return bool(record.episodes_of([Concept.SPINAL_STENOSIS])) or record.has(Concept.WALKING_LEG_PAIN)
+
+
+def _category(record: PatientRecord, order: DraftOrder, params: Params) -> str:
+    """Which rule speaks for this order (see the module docstring)."""
+    if acute_flags(record, params) or serious_flags(record):
+        return "red-flag"
+    if _modality(order) == Concept.LUMBAR_XRAY:
+        return "xray-ok" if any(record.has(c) for c in XRAY_INDICATIONS) else "xray"
+    if nerve_root_involvement(record):
+        return "nerve-root"
+    if _stenosis(record):
+        return "stenosis"
+    return "not-indicated"
+
+
+def _duration_facts(record: PatientRecord, concepts: frozenset[str] = EPISODE_CONCEPTS) -> tuple[dict, tuple]:
+    duration = back_pain_duration(record, concepts)
+    facts: dict[str, object] = {}
+    if duration.onset is not None and duration.whole_weeks is not None:
+        facts = {"onset": duration.onset, "weeks": duration.whole_weeks}
+    return facts, duration.notes()
+
+
+@rule("IMG-INDICATED-RED-FLAG")
+def indicated_red_flag(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    for order in _orders(record):
+        if _category(record, order, params) != "red-flag":
+            continue
+        acute = acute_flags(record, params)
+        flags = tuple(dict.fromkeys([*acute, *serious_flags(record)]))
+        yield Finding(
+            "IMG-INDICATED-RED-FLAG",
+            facts={"imaging": _modality(order), "flags": flags},
+            screen=red_flag_screen(record),
+            order_ref=order.ref,
+            indicator="critical" if acute else None,
+            variant="acute" if acute else None,
+        )
+
+
+@rule("IMG-XRAY-NO-INDICATION")
+def xray_without_indication(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    for order in _orders(record):
+        if _category(record, order, params) != "xray":
+            continue
+        facts, notes = _duration_facts(record)
+        yield Finding(
+            "IMG-XRAY-NO-INDICATION",
+            facts={**facts, "checked": XRAY_INDICATIONS},
+            screen=red_flag_screen(record),
+            order_ref=order.ref,
+            suggestions=("remove-order",),
+            notes=notes,
+            variant=None if facts else "onset_unknown",
+        )
+
+
+def _conservative_window(record: PatientRecord, params: Params, concepts: frozenset[str], rule_early: str,
+                         rule_indicated: str, category: str, want: str) -> Iterator[Finding]:
+    """Shared logic of the nerve-root and stenosis windows: early, or indicated after treatment."""
+    min_weeks = int(params["min_weeks"])
+    for order in _orders(record):
+        if _category(record, order, params) != category:
+            continue
+        facts, notes = _duration_facts(record, concepts)
+        if not facts:
+            facts, notes = _duration_facts(record)
+        weeks = facts.get("weeks")
+        duration = back_pain_duration(record, concepts if record.episodes_of(concepts) else EPISODE_CONCEPTS)
+        improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
+        treatment = conservative_treatment(record, since=duration.onset)
+        base = {**facts, "min_weeks": min_weeks, "max_weeks": int(params["max_weeks"]),
+                "imaging": _modality(order)}
+        if treatment:
+            base["treatment"] = tuple(dict.fromkeys(c for e in treatment for c in sorted(e.concepts)))
+        indicated = isinstance(weeks, int) and weeks >= min_weeks and improved.unsatisfactory is True
+        if indicated:
+            if want == "indicated":
+                variant = "pain_scores" if improved.basis == "pain-scores" else None
+                if improved.first and improved.latest:
+                    base |= {"first_score": improved.first.value, "latest_score": improved.latest.value}
+                yield Finding(rule_indicated, facts=base, screen=red_flag_screen(record), order_ref=order.ref,
+                              notes=notes, variant=variant)
+            continue
+        if want != "early":
+            continue
+        if weeks is None:
+            variant = "onset_unknown"
+        elif weeks < min_weeks:
+            variant = None
+        else:
+            variant = "improvement_not_documented" if improved.unsatisfactory is None else "improving"
+        suggestions = ("remove-order", "replace-with-exercise" if not treatment else "plan-follow-up")
+        yield Finding(rule_early, facts=base, screen=red_flag_screen(record), order_ref=order.ref, notes=notes,
+                      variant=variant, suggestions=suggestions)
+
+
+@rule("IMG-NERVE-ROOT-EARLY")
+def nerve_root_early(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    yield from _conservative_window(record, params, frozenset({Concept.NERVE_ROOT}), "IMG-NERVE-ROOT-EARLY",
+                                    "IMG-NERVE-ROOT-INDICATED", "nerve-root", "early")
+
+
+@rule("IMG-NERVE-ROOT-INDICATED")
+def nerve_root_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    yield from _conservative_window(record, params, frozenset({Concept.NERVE_ROOT}), "IMG-NERVE-ROOT-EARLY",
+                                    "IMG-NERVE-ROOT-INDICATED", "nerve-root", "indicated")
+
+
+@rule("IMG-STENOSIS-EARLY")
+def stenosis_early(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    yield from _conservative_window(record, params, frozenset({Concept.SPINAL_STENOSIS}), "IMG-STENOSIS-EARLY",
+                                    "IMG-STENOSIS-INDICATED", "stenosis", "early")
+
+
+@rule("IMG-STENOSIS-INDICATED")
+def stenosis_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    yield from _conservative_window(record, params, frozenset({Concept.SPINAL_STENOSIS}), "IMG-STENOSIS-EARLY",
+                                    "IMG-STENOSIS-INDICATED", "stenosis", "indicated")
+
+
+@rule("IMG-NOT-INDICATED")
+def not_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    exercise_weeks = int(params["exercise_weeks"])
+    for order in _orders(record):
+        if _category(record, order, params) != "not-indicated":
+            continue
+        facts, notes = _duration_facts(record)
+        weeks = facts.get("weeks")
+        if weeks is None:
+            variant, offer = "onset_unknown", ("remove-order", "plan-follow-up")
+        elif weeks >= exercise_weeks:
+            variant, offer = "subacute", ("remove-order", "replace-with-exercise")
+        else:
+            variant, offer = None, ("remove-order", "plan-follow-up")
+        yield Finding(
+            "IMG-NOT-INDICATED",
+            facts={**facts, "imaging": _modality(order), "exercise_weeks": exercise_weeks},
+            screen=red_flag_screen(record),
+            order_ref=order.ref,
+            suggestions=offer,
+            notes=notes,
+            variant=variant,
+        )
