@@ -110,10 +110,8 @@ def _entries(body: Any) -> tuple[list[Mapping[str, Any]], str | None]:
     ]
     # A searchset may carry OperationOutcome entries (search mode "outcome"): not data.
     resources = [r for r in resources if r["resourceType"] != "OperationOutcome"]
-    following = next(
-        (link.get("url") for link in body.get("link") or () if isinstance(link, dict) and link.get("relation") == "next"),
-        None,
-    )
+    links = [link for link in body.get("link") or () if isinstance(link, dict)]
+    following = next((link.get("url") for link in links if link.get("relation") == "next"), None)
     return resources, following if isinstance(following, str) else None
 
 
@@ -243,7 +241,8 @@ def gather(
                 to_fetch = {}
         if source is None:
             for key in to_fetch:
-                results[key] = KeyResult(key, "not-fetched", problem=f"'{key}' was not prefetched and no fhirServer was given")
+                problem = f"'{key}' was not prefetched and no fhirServer was given"
+                results[key] = KeyResult(key, "not-fetched", problem=problem)
         elif to_fetch:
             workers = max(1, min(settings.max_workers, len(to_fetch)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
