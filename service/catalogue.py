@@ -16,7 +16,8 @@ def catalogue_markdown(kb: KnowledgeBase) -> str:
         "# Rule catalogue",
         "",
         "Generated from `cards/` by `python -m service catalogue > docs/rules.md`; do not edit by hand.",
-        "Rule ids are stable: a card's `source.topic.code` is its rule id.",
+        "Rule ids are stable: a card's `source.topic.code` is its rule id. Thresholds shared by several rules",
+        "(`cards/_meta/params.json`) are overridden with the key `*` in `LBP_CDS_RULE_PARAMS`.",
         "",
         "| Rule | Version | Indicator | Hooks | Source | Lines |",
         "|---|---|---|---|---|---|",
@@ -39,8 +40,9 @@ def catalogue_markdown(kb: KnowledgeBase) -> str:
         for extra in r.data.get("also_sources", ()):
             other = kb.sources[extra["guideline"]]
             lines.append(f"- **Also:** {other['label']['en']}, {extra['section']}, lines {extra['lines']}")
-        if r.params:
-            params = ", ".join(f"`{k}` = {v}" for k, v in r.params.items())
+        own = r.data.get("params") or {}
+        if own:
+            params = ", ".join(f"`{k}` = {v}" for k, v in own.items())
             lines.append(f"- **Parameters** (`LBP_CDS_RULE_PARAMS`): {params}")
         if "inferred" in r.data:
             lines.append(f"- **Added by lbp-cds (not in the guideline text):** {_cell(r.data['inferred'])}")

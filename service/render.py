@@ -138,6 +138,8 @@ class Renderer:
     def card(self, rule: RuleCard, finding: Finding, record: PatientRecord, hook_instance: str) -> dict[str, Any]:
         summary, detail = self.texts(rule, finding)
         blocks = [detail, *self.screen_block(finding)]
+        if finding.not_documented:
+            blocks.append(self.common["not_documented"].format(items=self.value(finding.not_documented)))
         blocks += [str(self.common[n]) for n in finding.notes]
         if finding.order_ref:
             order = next((o for o in record.draft_orders if o.ref == finding.order_ref), None)

@@ -58,6 +58,8 @@ class Finding:
     #: Ids of suggestions (declared in the card file) that apply to this finding.
     suggestions: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: Concepts the rule would have weighed but which are not documented (shown as unknown).
+    not_documented: tuple[str, ...] = ()
     #: Text variant key when a card has more than one (``texts.<lang>.variants``).
     variant: str | None = None
     #: ``False`` for a near miss a rule reports only for the explain trace; never a card.

@@ -1,3 +1,104 @@
-"""Rules: follow_up (being written)."""
+"""Follow-up: closer follow-up, the analgesic review, the yearly review (årsstatus), sick leave.
+
+These cards point to a step the GP coordinates as "tovholder" (DSAM 2026 L491); each stays
+silent when the record shows the step is already planned or done.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from ..concepts import ANALGESIC_CONCEPTS, EPISODE_CONCEPTS, Concept
+from ..record import PatientRecord
+from .base import Finding, Params, rule
+from .common import back_pain_duration, improvement, nerve_root_involvement
+
+CLOSER_TRIGGERS = (Concept.NERVE_ROOT, Concept.YELLOW_FLAG, Concept.BLUE_FLAG, Concept.MARKED_LIMITATION)
+
+
+def _follow_up_planned(record: PatientRecord, since_days: float) -> bool:
+    """A follow-up consultation planned, or held within ``since_days``."""
+    limit = record.now - timedelta(days=since_days)
+    return any(e.when is None or e.when >= limit for e in record.care_of([Concept.FOLLOW_UP]))
+
+
+@rule("FU-CLOSER-FOLLOW-UP")
+def closer_follow_up(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    if not record.episodes_of(EPISODE_CONCEPTS) or _follow_up_planned(record, float(params["planned_within_days"])):
+        return
+    duration = back_pain_duration(record)
+    if duration.whole_weeks is not None and duration.whole_weeks >= int(params["chronic_weeks"]):
+        return  # chronic pain: the yearly review and the care package apply instead
+    reasons: list[str] = []
+    if nerve_root_involvement(record):
+        reasons.append(Concept.NERVE_ROOT)
+    reasons += [c for c in CLOSER_TRIGGERS[1:] if record.has(c)]
+    improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
+    weeks = duration.whole_weeks
+    if improved.unsatisfactory is True and weeks is not None and weeks >= int(params["no_improvement_weeks"]):
+        reasons.append(Concept.NO_SATISFACTORY_IMPROVEMENT)
+    if not reasons:
+        return
+    facts: dict[str, object] = {"reasons": tuple(reasons)}
+    high = [m for m in record.pain if m.value >= float(params["high_pain_score"])]
+    variant = None
+    if high:
+        facts["pain_score"] = high[-1].value
+        variant = "high_pain"
+    yield Finding("FU-CLOSER-FOLLOW-UP", facts=facts, variant=variant, suggestions=("plan-follow-up",))
+
+
+@rule("FU-ANALGESIC-REVIEW")
+def analgesic_review(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    if not record.episodes_of(EPISODE_CONCEPTS):
+        return
+    review_days = 7 * int(params["review_weeks"])
+    follow_ups = [e.when for e in record.care_of([Concept.FOLLOW_UP, Concept.ANNUAL_REVIEW]) if e.when]
+    for medication in record.medications_of(ANALGESIC_CONCEPTS):
+        if medication.authored is None:
+            continue
+        days = (record.now - medication.authored).days
+        if days < review_days:
+            continue
+        if any(medication.authored < when <= record.now for when in follow_ups):
+            continue
+        kind = next(c for c in (Concept.OPIOID, Concept.GABAPENTINOID, Concept.BENZODIAZEPINE,
+                                Concept.MUSCLE_RELAXANT, Concept.NSAID, Concept.PARACETAMOL)
+                    if c in medication.concepts)
+        yield Finding("FU-ANALGESIC-REVIEW", facts={"medicine": medication.display or kind,
+                                                    "since": medication.authored, "weeks": days // 7,
+                                                    "review_weeks": int(params["review_weeks"])})
+
+
+@rule("FU-ANNUAL-REVIEW")
+def annual_review(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    duration = back_pain_duration(record)
+    chronic = bool(record.episodes_of([Concept.CHRONIC_LOW_BACK_PAIN])) or (
+        duration.whole_weeks is not None and duration.whole_weeks >= int(params["chronic_weeks"])
+    )
+    if not chronic:
+        return
+    limit = record.now - timedelta(days=int(params["interval_days"]))
+    reviews = sorted(e.when for e in record.care_of([Concept.ANNUAL_REVIEW]) if e.when)
+    if reviews and reviews[-1] >= limit:
+        return
+    if reviews:
+        yield Finding("FU-ANNUAL-REVIEW", facts={"last_review": reviews[-1]}, variant="overdue")
+    else:
+        yield Finding("FU-ANNUAL-REVIEW", facts={})
+
+
+@rule("FU-SICK-LEAVE")
+def sick_leave(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    facts = sorted(record.facts_of(Concept.SICK_LEAVE), key=lambda f: f.when or f.start or record.now)
+    if not facts or not facts[-1].present:
+        return  # none recorded, or the latest record says the patient is back at work
+    leaves = [f for f in facts if f.present and f.start is not None]
+    if not leaves:
+        return
+    start = min(f.start for f in leaves if f.start is not None)
+    days = (record.now - start).days
+    if days <= 7 * int(params["weeks"]):
+        return
+    yield Finding("FU-SICK-LEAVE", facts={"since": start, "weeks": days // 7})
