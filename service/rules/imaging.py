@@ -100,8 +100,13 @@ def xray_without_indication(record: PatientRecord, params: Params) -> Iterator[F
 
 def _conservative_window(record: PatientRecord, params: Params, concepts: frozenset[str], rule_early: str,
                          rule_indicated: str, category: str, want: str) -> Iterator[Finding]:
-    """Shared logic of the nerve-root and stenosis windows: early, or indicated after treatment."""
-    min_weeks = int(params["min_weeks"])
+    """Shared logic of the nerve-root and stenosis windows: early, or indicated after treatment.
+
+    The windows are shared parameters (``nerve_root_min_weeks`` …) so that the early and the
+    indicated card can never disagree about where the window opens.
+    """
+    prefix = "nerve_root" if category == "nerve-root" else "stenosis"
+    min_weeks, max_weeks = int(params[f"{prefix}_min_weeks"]), int(params[f"{prefix}_max_weeks"])
     for order in _orders(record):
         if _category(record, order, params) != category:
             continue
@@ -112,7 +117,7 @@ def _conservative_window(record: PatientRecord, params: Params, concepts: frozen
         duration = back_pain_duration(record, concepts if record.episodes_of(concepts) else EPISODE_CONCEPTS)
         improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
         treatment = conservative_treatment(record, since=duration.onset)
-        base = {**facts, "min_weeks": min_weeks, "max_weeks": int(params["max_weeks"]),
+        base = {**facts, "min_weeks": min_weeks, "max_weeks": max_weeks,
                 "imaging": _modality(order)}
         if treatment:
             base["treatment"] = tuple(dict.fromkeys(c for e in treatment for c in sorted(e.concepts)))

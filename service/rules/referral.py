@@ -68,7 +68,7 @@ def back_medicine(record: PatientRecord, params: Params) -> Iterator[Finding]:
         duration = back_pain_duration(record, NERVE_ROOT if record.episodes_of(NERVE_ROOT) else EPISODE_CONCEPTS)
         improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
         weeks = duration.whole_weeks
-        if weeks is not None and weeks >= int(params["min_weeks"]) and improved.unsatisfactory is True:
+        if weeks is not None and weeks >= int(params["nerve_root_min_weeks"]) and improved.unsatisfactory is True:
             yield Finding("REF-BACK-MEDICINE", facts={"onset": duration.onset, "weeks": weeks},
                           notes=duration.notes())
             return
