@@ -120,9 +120,11 @@ def test_nerve_root_window_follows_the_shared_parameter():
     assert fires("IMG-NERVE-ROOT-EARLY", rec, nerve_root_min_weeks=8)
 
 
-@pytest.mark.parametrize(("weeks", "days", "expected"),
-                         [(7, 6, "IMG-STENOSIS-EARLY"), (8, 0, "IMG-STENOSIS-INDICATED"), (12, 0, "IMG-STENOSIS-INDICATED")],
-                         ids=["7w6d", "8w", "12w"])
+@pytest.mark.parametrize(
+    ("weeks", "days", "expected"),
+    [(7, 6, "IMG-STENOSIS-EARLY"), (8, 0, "IMG-STENOSIS-INDICATED"), (12, 0, "IMG-STENOSIS-INDICATED")],
+    ids=["7w6d", "8w", "12w"],
+)
 def test_stenosis_window(weeks, days, expected):
     rec = record(episodes=[episode("spinal-stenosis", weeks=weeks, days=days)], orders=[MRI],
                  facts=[fact("walking-related-leg-pain"), fact("no-satisfactory-improvement")])
