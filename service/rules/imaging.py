@@ -20,7 +20,7 @@ from ..concepts import EPISODE_CONCEPTS, IMAGING_CONCEPTS, Concept
 from ..record import DraftOrder, PatientRecord
 from .base import Finding, Params, rule
 from .common import back_pain_duration, conservative_treatment, improvement, nerve_root_involvement
-from .red_flags import acute_flags, red_flag_screen, serious_flags
+from .red_flags import acute_flags, imaging_red_flags, red_flag_screen
 
 #: Findings that make a plain X-ray relevant (DSAM L402-L403), or suggest it is (osteoporosis).
 XRAY_INDICATIONS = (Concept.FRACTURE, Concept.SPONDYLOLISTHESIS, Concept.SPONDYLOLYSIS, Concept.OSTEOPOROSIS)
@@ -45,7 +45,7 @@ def _stenosis(record: PatientRecord) -> bool:
 
 def _category(record: PatientRecord, order: DraftOrder, params: Params) -> str:
     """Which rule speaks for this order (see the module docstring)."""
-    if acute_flags(record, params) or serious_flags(record):
+    if imaging_red_flags(record, params):
         return "red-flag"
     if _modality(order) == Concept.LUMBAR_XRAY:
         return "xray-ok" if any(record.has(c) for c in XRAY_INDICATIONS) else "xray"
@@ -70,11 +70,11 @@ def indicated_red_flag(record: PatientRecord, params: Params) -> Iterator[Findin
         if _category(record, order, params) != "red-flag":
             continue
         acute = acute_flags(record, params)
-        flags = tuple(dict.fromkeys([*acute, *serious_flags(record)]))
+        flags = tuple(imaging_red_flags(record, params))
         yield Finding(
             "IMG-INDICATED-RED-FLAG",
             facts={"imaging": _modality(order), "flags": flags},
-            screen=red_flag_screen(record),
+            screen=red_flag_screen(record, params),
             order_ref=order.ref,
             indicator="critical" if acute else None,
             variant="acute" if acute else None,
@@ -90,7 +90,7 @@ def xray_without_indication(record: PatientRecord, params: Params) -> Iterator[F
         yield Finding(
             "IMG-XRAY-NO-INDICATION",
             facts={**facts, "checked": XRAY_INDICATIONS},
-            screen=red_flag_screen(record),
+            screen=red_flag_screen(record, params),
             order_ref=order.ref,
             suggestions=("remove-order",),
             notes=notes,
@@ -127,7 +127,7 @@ def _conservative_window(record: PatientRecord, params: Params, concepts: frozen
                 variant = "pain_scores" if improved.basis == "pain-scores" else None
                 if improved.first and improved.latest:
                     base |= {"first_score": improved.first.value, "latest_score": improved.latest.value}
-                yield Finding(rule_indicated, facts=base, screen=red_flag_screen(record), order_ref=order.ref,
+                yield Finding(rule_indicated, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref,
                               notes=notes, variant=variant)
             continue
         if want != "early":
@@ -139,7 +139,7 @@ def _conservative_window(record: PatientRecord, params: Params, concepts: frozen
         else:
             variant = "improvement_not_documented" if improved.unsatisfactory is None else "improving"
         suggestions = ("remove-order", "replace-with-exercise" if not treatment else "plan-follow-up")
-        yield Finding(rule_early, facts=base, screen=red_flag_screen(record), order_ref=order.ref, notes=notes,
+        yield Finding(rule_early, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref, notes=notes,
                       variant=variant, suggestions=suggestions)
 
 
@@ -184,7 +184,7 @@ def not_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
         yield Finding(
             "IMG-NOT-INDICATED",
             facts={**facts, "imaging": _modality(order), "exercise_weeks": exercise_weeks},
-            screen=red_flag_screen(record),
+            screen=red_flag_screen(record, params),
             order_ref=order.ref,
             suggestions=offer,
             notes=notes,

@@ -71,11 +71,46 @@ def acute_paresis(record: PatientRecord, params: Params) -> dict[str, object] | 
     return None
 
 
-def red_flag_screen(record: PatientRecord) -> RedFlagScreen:
-    """Found / checked-absent / not documented, for the flags in :data:`SCREENED`."""
+def serious_flags(record: PatientRecord, params: Params) -> list[str]:
+    """Suspected cancer, infection or fracture; or a recent trauma with a fracture risk factor."""
+    flags = [c for c in SERIOUS if record.has(c)]
+    if _recent(record, Concept.TRAUMA, float(params["recent_trauma_days"])) and fracture_risk(record):
+        flags.append(Concept.TRAUMA)
+    return flags
+
+
+def fracture_risk(record: PatientRecord) -> list[str]:
+    """Osteoporosis or long-term corticosteroids (also as an active systemic corticosteroid)."""
+    risk: list[str] = [c for c in FRACTURE_RISK if record.has(c)]
+    if record.medications_of([Concept.SYSTEMIC_CORTICOSTEROID]) and Concept.LONG_TERM_CORTICOSTEROID not in risk:
+        risk.append(Concept.SYSTEMIC_CORTICOSTEROID)
+    return risk
+
+
+def imaging_red_flags(record: PatientRecord, params: Params) -> list[str]:
+    """Everything documented now that can make imaging relevant, in screen order.
+
+    Acute and serious flags, a recent trauma (DSAM L396: "fraktur efter traume"), and recent
+    fever or weight loss (seed 000 L369: systemic symptoms that can indicate serious disease).
+    """
+    days = float(params["new_symptom_days"])
+    found = set(acute_flags(record, params)) | set(serious_flags(record, params))
+    if _recent(record, Concept.TRAUMA, float(params["recent_trauma_days"])):
+        found.add(Concept.TRAUMA)
+    found |= {c for c in (Concept.WEIGHT_LOSS, Concept.FEVER) if _recent(record, c, days)}
+    return [c for c in SCREENED if c in found]
+
+
+def red_flag_screen(record: PatientRecord, params: Params) -> RedFlagScreen:
+    """Found now / checked and absent / not documented, for the flags in :data:`SCREENED`.
+
+    A flag documented only in the past (an old fall, long-standing incontinence) is not
+    "found" and not "absent"; it is simply not listed.
+    """
+    found = imaging_red_flags(record, params)
     return RedFlagScreen(
-        found=tuple(c for c in SCREENED if record.has(c)),
-        absent=tuple(record.checked_absent(SCREENED)),
+        found=tuple(found),
+        absent=tuple(c for c in record.checked_absent(SCREENED) if c not in found),
         missing=tuple(record.not_documented(SCREENED)),
         screened_negative=record.status(Concept.RED_FLAG_SCREEN) is False,
     )
@@ -93,22 +128,13 @@ def acute_flags(record: PatientRecord, params: Params) -> list[str]:
     return flags
 
 
-def serious_flags(record: PatientRecord) -> list[str]:
-    """Suspected cancer, infection or fracture; or trauma with a fracture risk factor."""
-    flags = [c for c in SERIOUS if record.has(c)]
-    if record.has(Concept.TRAUMA) and (any(record.has(c) for c in FRACTURE_RISK)
-                                       or record.medications_of([Concept.SYSTEMIC_CORTICOSTEROID])):
-        flags.append(Concept.TRAUMA)
-    return flags
-
-
 @rule("RF-CAUDA-EQUINA")
 def cauda_equina(record: PatientRecord, params: Params) -> Iterator[Finding]:
     days = float(params["new_symptom_days"])
     signs = [c for c in (Concept.CAUDA_EQUINA, Concept.SADDLE_ANAESTHESIA) if record.has(c)]
     signs += [c for c in (Concept.BLADDER_DYSFUNCTION, Concept.BOWEL_DYSFUNCTION) if _recent(record, c, days)]
     if signs:
-        yield Finding("RF-CAUDA-EQUINA", facts={"signs": tuple(signs)}, screen=red_flag_screen(record))
+        yield Finding("RF-CAUDA-EQUINA", facts={"signs": tuple(signs)}, screen=red_flag_screen(record, params))
 
 
 @rule("RF-ACUTE-PARESIS")
@@ -120,9 +146,9 @@ def paresis(record: PatientRecord, params: Params) -> Iterator[Finding]:
              "window_hours": int(params["paresis_window_hours"])}
     if found["basis"] == "grades":
         facts |= {"grade": found["grade"], "earlier_grade": found["earlier_grade"]}
-        yield Finding("RF-ACUTE-PARESIS", facts=facts, variant="grades", screen=red_flag_screen(record))
+        yield Finding("RF-ACUTE-PARESIS", facts=facts, variant="grades", screen=red_flag_screen(record, params))
     else:
-        yield Finding("RF-ACUTE-PARESIS", facts=facts, screen=red_flag_screen(record))
+        yield Finding("RF-ACUTE-PARESIS", facts=facts, screen=red_flag_screen(record, params))
 
 
 @rule("RF-PROGRESSIVE-DEFICIT")
@@ -132,24 +158,22 @@ def progressive_deficit(record: PatientRecord, params: Params) -> Iterator[Findi
         when = max((f.when for f in facts if f.when is not None), default=None)
         variant = None if when is not None else "undated"
         yield Finding("RF-PROGRESSIVE-DEFICIT", facts={"recorded": when} if when else {}, variant=variant,
-                      screen=red_flag_screen(record))
+                      screen=red_flag_screen(record, params))
 
 
 @rule("RF-SERIOUS-PATHOLOGY")
 def serious_pathology(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    flags = serious_flags(record)
+    flags = serious_flags(record, params)
     if not flags:
         return
-    risk = [c for c in FRACTURE_RISK if record.has(c)]
-    if record.medications_of([Concept.SYSTEMIC_CORTICOSTEROID]) and Concept.LONG_TERM_CORTICOSTEROID not in risk:
-        risk.append(Concept.SYSTEMIC_CORTICOSTEROID)
+    risk = fracture_risk(record)
     facts: dict[str, object] = {"flags": tuple(c for c in flags if c != Concept.TRAUMA)}
     if Concept.TRAUMA in flags:
         facts["risk"] = tuple(risk)
         variant = "trauma" if facts["flags"] == () else "both"
     else:
         variant = None
-    yield Finding("RF-SERIOUS-PATHOLOGY", facts=facts, variant=variant, screen=red_flag_screen(record))
+    yield Finding("RF-SERIOUS-PATHOLOGY", facts=facts, variant=variant, screen=red_flag_screen(record, params))
 
 
 @rule("RF-INFLAMMATORY")

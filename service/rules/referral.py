@@ -31,7 +31,7 @@ def _non_specific(record: PatientRecord, params: Params) -> bool:
         or record.episodes_of([Concept.SPINAL_STENOSIS])
         or record.has(Concept.AXIAL_SPONDYLOARTHRITIS)
         or acute_flags(record, params)
-        or serious_flags(record)
+        or serious_flags(record, params)
     )
 
 
@@ -81,7 +81,7 @@ def back_medicine(record: PatientRecord, params: Params) -> Iterator[Finding]:
 def exercise_therapy(record: PatientRecord, params: Params) -> Iterator[Finding]:
     duration = back_pain_duration(record)
     weeks = duration.whole_weeks
-    if weeks is None or duration.onset is None or acute_flags(record, params) or serious_flags(record):
+    if weeks is None or duration.onset is None or acute_flags(record, params) or serious_flags(record, params):
         return
     if weeks < int(params["exercise_weeks"]):
         yield Finding("REF-EXERCISE-THERAPY", facts={"weeks": weeks}, fired=False)

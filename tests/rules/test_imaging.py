@@ -161,3 +161,17 @@ def test_every_imaging_card_renders_in_both_languages():
 def test_shared_params_reach_every_imaging_rule():
     for rule_id in IMAGING_RULES:
         assert params(rule_id)["nerve_root_min_weeks"] == 6
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        ([fact("trauma", days=3)], ["IMG-INDICATED-RED-FLAG"]),
+        ([fact("trauma", days=200)], ["IMG-NOT-INDICATED"]),
+        ([fact("fever", days=2)], ["IMG-INDICATED-RED-FLAG"]),
+        ([fact("unexplained-weight-loss", days=60)], ["IMG-NOT-INDICATED"]),
+    ],
+    ids=["recent-trauma", "old-trauma", "recent-fever", "weight-loss-two-months-ago"],
+)
+def test_recent_trauma_and_systemic_symptoms_make_imaging_reasonable(facts, expected):
+    assert speaking(record(episodes=[lbp(2)], orders=[MRI], facts=facts)) == expected

@@ -123,3 +123,21 @@ def test_red_flag_rules_run_on_every_hook():
 def test_paresis_card_with_grades_states_both_grades():
     (finding,) = run("RF-ACUTE-PARESIS", record(strength=[strength(5, hours=30), strength(2, hours=1)]))
     assert finding.facts["grade"] == 2 and finding.facts["earlier_grade"] == 5
+
+
+def test_only_a_recent_trauma_raises_suspicion_of_fracture():
+    old_fall = record(facts=[fact("trauma", days=400), fact("osteoporosis")])
+    assert not fires("RF-SERIOUS-PATHOLOGY", old_fall)
+    assert fires("RF-SERIOUS-PATHOLOGY", record(facts=[fact("trauma", days=10), fact("osteoporosis")]))
+
+
+def test_screen_lists_only_current_red_flags():
+    from service.rules.red_flags import red_flag_screen
+    from tests.factories import params_of
+
+    rec = record(facts=[fact("paresis", days=300), fact("fever", present=False), fact("malignancy")])
+    screen = red_flag_screen(rec, params_of("IMG-NOT-INDICATED"))
+    assert screen.found == ("malignancy",)
+    assert "paresis" not in screen.found and "paresis" not in screen.missing  # old paresis: not a current flag
+    assert screen.absent == ("fever",)
+    assert "saddle-anaesthesia" in screen.missing
