@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,7 @@ def test_the_examples_mean_what_the_page_says():
     resources = [e for e in EXAMPLES if e["resourceType"] != "ValueSet" and e["id"] != "mri-1"]
     drafts = [e for e in EXAMPLES if e.get("id") == "mri-1"]
     context = {"patientId": "p1", "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]}}
-    now = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
     record = build_record(resources, context, "order-sign", terms, now).record
     assert record.status(Concept.SADDLE_ANAESTHESIA) is False  # checked and absent
     assert record.status(Concept.RED_FLAG_SCREEN) is False  # screened negative
