@@ -31,7 +31,8 @@ def catalogue_markdown(kb: KnowledgeBase) -> str:
     for r in rules:
         src = kb.sources[r.source["guideline"]]
         texts = r.data["texts"]
-        lines += ["", f"## {r.id}", "", f"- **Summary (da):** {_cell(texts['da']['summary'])}",
+        lines += ["", f"## {r.id}", "", f"- **Title:** {r.data['title']['da']} / {r.data['title']['en']}",
+                  f"- **Summary (da):** {_cell(texts['da']['summary'])}",
                   f"- **Summary (en):** {_cell(texts['en']['summary'])}",
                   f"- **Source:** {src['label']['en']}, {r.source['section']}, lines {r.source['lines']} "
                   f"of `{src['seed']}`" + ("" if src["in_force"] else " (no longer in force)")]

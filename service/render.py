@@ -94,7 +94,8 @@ class Renderer:
         source = self.kb.sources[citation["guideline"]]
         lines = [
             self.common["source"].format(
-                label=source["label"][self.lang], section=citation["section"], lines=citation["lines"]
+                label=source["label"][self.lang], section=citation["section"],
+                lines=str(citation["lines"]).replace("L", ""),
             )
         ]
         if "strength" in citation:
@@ -182,10 +183,8 @@ class Renderer:
 
 
 def summary_title(rule: RuleCard, lang: str) -> str:
-    """A short name for the rule: its summary template up to the first placeholder."""
-    text = str(rule.data["texts"][lang]["summary"])
-    head = text.split("{", 1)[0].rstrip(" :,(–-")
-    return head or rule.id
+    """The rule's stable name in ``lang`` (``source.topic.display``)."""
+    return str(rule.data["title"][lang])
 
 
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from service.terminology import Terminology
 
 from service.concepts import Concept
 from service.facts import build_record
+from service.terminology import Terminology
 from tests.hookreq import ATC, CPT, LBP, SNOMED, condition, finding, imaging_order, patient
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
