@@ -143,28 +143,20 @@ def _conservative_window(record: PatientRecord, params: Params, concepts: frozen
                       variant=variant, suggestions=suggestions)
 
 
-@rule("IMG-NERVE-ROOT-EARLY")
-def nerve_root_early(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    yield from _conservative_window(record, params, frozenset({Concept.NERVE_ROOT}), "IMG-NERVE-ROOT-EARLY",
-                                    "IMG-NERVE-ROOT-INDICATED", "nerve-root", "early")
+def _register_window(category: str, concept: str, early: str, indicated: str) -> None:
+    """Register the early/indicated pair of rules for one conservative-treatment window."""
+    concepts = frozenset({concept})
+    for rule_id, want in ((early, "early"), (indicated, "indicated")):
+
+        def check(record: PatientRecord, params: Params, want: str = want) -> Iterator[Finding]:
+            yield from _conservative_window(record, params, concepts, early, indicated, category, want)
+
+        check.__name__ = rule_id.lower().replace("-", "_")
+        rule(rule_id)(check)
 
 
-@rule("IMG-NERVE-ROOT-INDICATED")
-def nerve_root_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    yield from _conservative_window(record, params, frozenset({Concept.NERVE_ROOT}), "IMG-NERVE-ROOT-EARLY",
-                                    "IMG-NERVE-ROOT-INDICATED", "nerve-root", "indicated")
-
-
-@rule("IMG-STENOSIS-EARLY")
-def stenosis_early(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    yield from _conservative_window(record, params, frozenset({Concept.SPINAL_STENOSIS}), "IMG-STENOSIS-EARLY",
-                                    "IMG-STENOSIS-INDICATED", "stenosis", "early")
-
-
-@rule("IMG-STENOSIS-INDICATED")
-def stenosis_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    yield from _conservative_window(record, params, frozenset({Concept.SPINAL_STENOSIS}), "IMG-STENOSIS-EARLY",
-                                    "IMG-STENOSIS-INDICATED", "stenosis", "indicated")
+_register_window("nerve-root", Concept.NERVE_ROOT, "IMG-NERVE-ROOT-EARLY", "IMG-NERVE-ROOT-INDICATED")
+_register_window("stenosis", Concept.SPINAL_STENOSIS, "IMG-STENOSIS-EARLY", "IMG-STENOSIS-INDICATED")
 
 
 @rule("IMG-NOT-INDICATED")
