@@ -190,6 +190,7 @@ def summary_title(rule: RuleCard, lang: str) -> str:
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
     """Cut at a word boundary so the summary stays under the spec's 140 characters."""
     text = " ".join(text.split())
+    text = text[:1].upper() + text[1:]
     if len(text) <= limit:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")

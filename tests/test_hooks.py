@@ -320,3 +320,31 @@ def test_card_source_url_opens_a_page_with_the_citation(client):
     page = client.get(path)
     assert page.status_code == 200
     assert card["source"]["topic"]["code"] in page.get_data(as_text=True)
+
+
+def test_patient_view_shows_at_most_three_cards_most_urgent_first_and_traces_the_rest(client):
+    from tests.hookreq import finding
+
+    sciatica = condition("23056005", onset_days=70)
+    observations = [finding("severe-disabling-pain", oid="o2"),
+                    finding("no-satisfactory-improvement", oid="o3"), finding("yellow-flag", oid="o4"),
+                    finding("sick-leave", oid="o5", days=40)]
+    body = hook_request("patient-view", prefetch=full_prefetch(sciatica, *observations),
+                        extension={"lbp-cds-explain": True})
+    result = client.post("/cds-services/lbp-patient-view", json=body).get_json()
+    assert_valid_response(result)
+    indicators = [c["indicator"] for c in result["cards"]]
+    assert len(indicators) == 3 and indicators[0] == "warning"
+    assert result["cards"][0]["source"]["topic"]["code"] == "REF-SURGICAL-ASSESSMENT-12W"
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    assert indicators == sorted(indicators, key=rank.__getitem__)
+    suppressed = [t["rule"] for t in result["extension"]["lbp-cds-trace"] if "suppressed" in t]
+    assert len(suppressed) >= 2, "the cards left out are named in the trace"
+
+
+def test_explain_setting_adds_the_trace_to_every_response(tmp_path):
+    from service import create_app
+
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "EXPLAIN": True}).test_client()
+    result = client.post("/cds-services/lbp-order-select", json=mri_request()).get_json()
+    assert result["extension"]["lbp-cds-trace"]
