@@ -45,5 +45,7 @@ def test_the_examples_mean_what_the_page_says():
     assert [m.value for m in record.strength] == [3.0] and [m.value for m in record.pain] == [7.0]
     assert record.medications_of([Concept.ANTICOAGULANT])
     assert record.care_of([Concept.ANNUAL_REVIEW])
+    assert record.care_of([Concept.PHYSIOTHERAPY])  # conservative treatment
+    assert record.has(Concept.TRAUMA) and record.has(Concept.PARESIS)
     assert record.facts_of(Concept.SICK_LEAVE)[0].start is not None
     assert Concept.LUMBAR_MRI in record.draft_orders[0].concepts
