@@ -94,8 +94,8 @@ def _condition(model: Any, terms: ConceptLookup, out: _Draft) -> None:
 
 
 def _observation(model: Any, terms: ConceptLookup, out: _Draft) -> None:
-    if model.status not in OBSERVATION_OK:
-        return
+    if model.status not in OBSERVATION_OK or model.dataAbsentReason is not None:
+        return  # a value the EHR says is unknown is "not documented", never "present"
     concepts = terms.concepts_in(fhir.codings(model.code))
     when = fhir.to_datetime(model.effectiveDateTime)
     start = when

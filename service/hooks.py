@@ -69,7 +69,7 @@ def _options() -> Options:
             max_resources=int(config["FHIR_MAX_RESOURCES"]),
         ),
         base_url=str(config["PUBLIC_URL"] or request.host_url).rstrip("/"),
-        strict=bool(config["TESTING"]) and bool(config.get("PROPAGATE_EXCEPTIONS", True)),
+        strict=bool(config["TESTING"]) and config.get("PROPAGATE_EXCEPTIONS") is not False,
     )
 
 

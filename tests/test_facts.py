@@ -165,3 +165,10 @@ def test_cpt_lumbar_mri_from_the_sandbox_is_recognised(terms):
     order = imaging_order(code="72148", system=CPT)
     (draft,) = build(terms, hook="order-sign", orders=(order,)).record.draft_orders
     assert Concept.LUMBAR_MRI in draft.concepts
+
+
+def test_data_absent_reason_means_not_documented(terms):
+    unknown = finding("saddle-anaesthesia", None)
+    unknown["dataAbsentReason"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                                               "code": "asked-unknown"}]}
+    assert build(terms, unknown).record.status(Concept.SADDLE_ANAESTHESIA) is None

@@ -348,3 +348,16 @@ def test_explain_setting_adds_the_trace_to_every_response(tmp_path):
     client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "EXPLAIN": True}).test_client()
     result = client.post("/cds-services/lbp-order-select", json=mri_request()).get_json()
     assert result["extension"]["lbp-cds-trace"]
+
+
+def test_a_rule_that_crashes_is_reported_and_the_other_rules_still_advise(quiet_client):
+    def broken(record, params):
+        raise ZeroDivisionError("bug")
+
+    # This app instance is the test's own, so its (frozen) rule can be swapped for a broken one.
+    rule = quiet_client.application.extensions["lbp_cds"].knowledge.rules["IMG-XRAY-NO-INDICATION"]
+    object.__setattr__(rule, "fn", broken)
+    result = quiet_client.post("/cds-services/lbp-order-select", json=mri_request()).get_json()
+    problems = result["extension"]["lbp-cds-data-problems"]
+    assert any("IMG-XRAY-NO-INDICATION could not be evaluated" in p for p in problems)
+    assert any(c["source"]["topic"]["code"] == "IMG-NOT-INDICATED" for c in result["cards"])
