@@ -163,7 +163,8 @@ def _draft_orders(
     problems: list[str] = []
     for index, entry in enumerate(bundle.get("entry") or ()):
         raw = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(raw, dict) or raw.get("resourceType") not in ORDER_TYPES:
+        if not isinstance(raw, dict) or not isinstance(raw.get("resourceType"), str) or \
+                raw["resourceType"] not in ORDER_TYPES:
             continue
         model, problem = fhir.parse(raw)
         if model is None:

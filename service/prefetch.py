@@ -103,14 +103,16 @@ def _entries(body: Any) -> tuple[list[Mapping[str, Any]], str | None]:
         raise FetchError("the answer is not a FHIR resource")
     if body["resourceType"] != "Bundle":
         return [body], None
+    entries = body.get("entry")
     resources = [
         e["resource"]
-        for e in body.get("entry") or ()
+        for e in (entries if isinstance(entries, list) else ())
         if isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType")
     ]
     # A searchset may carry OperationOutcome entries (search mode "outcome"): not data.
     resources = [r for r in resources if r["resourceType"] != "OperationOutcome"]
-    links = [link for link in body.get("link") or () if isinstance(link, dict)]
+    links = body.get("link")
+    links = [link for link in (links if isinstance(links, list) else ()) if isinstance(link, dict)]
     following = next((link.get("url") for link in links if link.get("relation") == "next"), None)
     return resources, following if isinstance(following, str) else None
 
