@@ -55,7 +55,6 @@ class IssuedCard:
 class Result:
     response: dict[str, Any]
     issued: tuple[IssuedCard, ...]
-    record: PatientRecord
 
 
 def _run_rule(rule: RuleCard, record: PatientRecord, strict: bool) -> tuple[list[Finding], str | None]:
@@ -151,4 +150,4 @@ def evaluate_request(
         extension[TRACE_KEY] = trace
     if extension:
         response["extension"] = extension
-    return Result(response, tuple(issued), built.record)
+    return Result(response, tuple(issued))

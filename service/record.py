@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 OnsetBasis = Literal["onsetDateTime", "onsetPeriod.start", "recordedDate", "unknown"]
@@ -84,12 +84,6 @@ class DraftOrder:
     selected: bool
     resource: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
-    @property
-    def is_imaging(self) -> bool:
-        from .concepts import IMAGING_CONCEPTS
-
-        return bool(self.concepts & IMAGING_CONCEPTS)
-
 
 @dataclass(frozen=True)
 class PatientRecord:
@@ -140,10 +134,6 @@ class PatientRecord:
         """True only when the finding is documented as present."""
         return self.status(concept) is True
 
-    def present(self, concepts: Iterable[str]) -> list[str]:
-        """The concepts among ``concepts`` documented as present, in the given order."""
-        return [c for c in concepts if self.has(c)]
-
     def not_documented(self, concepts: Iterable[str]) -> list[str]:
         """The concepts among ``concepts`` with no record at all, in the given order."""
         return [c for c in concepts if self.status(c) is None]
@@ -167,11 +157,6 @@ class PatientRecord:
         if not dated:
             return None
         return min(dated, key=lambda e: e.onset or self.now)
-
-    def duration(self, episode: Episode | None) -> timedelta | None:
-        if episode is None or episode.onset is None:
-            return None
-        return self.now - episode.onset
 
     # -- care and medicines --------------------------------------------------
     def care_of(self, concepts: Iterable[str]) -> list[CareEvent]:

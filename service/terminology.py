@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ class Terminology:
     exact: Mapping[tuple[str, str], frozenset[str]]
     prefixes: Mapping[tuple[str, str], frozenset[str]]
     concepts: frozenset[str]
-    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, profiles_dir: Path, extra_dir: Path | None = None) -> Terminology:
@@ -114,7 +113,6 @@ class _Builder:
         self.exact: dict[tuple[str, str], set[str]] = {}
         self.prefixes: dict[tuple[str, str], set[str]] = {}
         self.concepts: set[str] = set()
-        self.files: dict[str, list[str]] = {}
 
     def add_file(self, path: Path, *, base: bool) -> None:
         try:
@@ -135,7 +133,6 @@ class _Builder:
         if not isinstance(includes, list) or not includes:
             raise TerminologyError(f"{path.name}: compose.include must list at least one system")
         self.concepts.add(concept)
-        self.files.setdefault(concept, []).append(path.name)
         for index, include in enumerate(includes):
             self._add_include(path, concept, index, include)
 
@@ -168,5 +165,4 @@ class _Builder:
             exact={k: frozenset(v) for k, v in self.exact.items()},
             prefixes={k: frozenset(v) for k, v in self.prefixes.items()},
             concepts=frozenset(self.concepts),
-            files={k: tuple(v) for k, v in self.files.items()},
         )

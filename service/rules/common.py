@@ -12,8 +12,6 @@ from datetime import datetime
 from ..concepts import CONSERVATIVE_TREATMENT_CONCEPTS, EPISODE_CONCEPTS, Concept
 from ..record import CareEvent, Episode, Measurement, PatientRecord
 
-WEEK_SECONDS = 7 * 24 * 3600
-
 
 @dataclass(frozen=True)
 class Duration:
@@ -21,10 +19,6 @@ class Duration:
 
     episode: Episode | None
     days: int | None
-
-    @property
-    def weeks(self) -> float | None:
-        return None if self.days is None else self.days / 7
 
     @property
     def whole_weeks(self) -> int | None:
@@ -61,10 +55,6 @@ def back_pain_duration(record: PatientRecord, concepts: frozenset[str] = EPISODE
         return Duration(dated, (record.now - dated.onset).days)
     undated = record.episodes_of(concepts)
     return Duration(undated[0] if undated else None, None)
-
-
-def has_episode(record: PatientRecord, *concepts: str) -> bool:
-    return bool(record.episodes_of(concepts or EPISODE_CONCEPTS))
 
 
 def nerve_root_involvement(record: PatientRecord) -> bool:
