@@ -19,7 +19,9 @@ def _origins(value: object) -> list[str] | None:
         return None
     if isinstance(value, str):
         return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
-    return [str(o).rstrip("/") for o in value]  # type: ignore[union-attr]
+    if isinstance(value, (list, tuple)):
+        return [str(o).rstrip("/") for o in value]
+    raise ValueError("CORS_ORIGINS must be '*', a comma-separated string or a list of origins")
 
 
 def init_app(app: Flask) -> None:

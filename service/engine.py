@@ -67,7 +67,7 @@ def _run_rule(rule: RuleCard, record: PatientRecord, strict: bool) -> tuple[list
         return [], f"Rule {rule.id} could not be evaluated (internal error); its advice is missing."
 
 
-def _trace_entry(rule: RuleCard, findings: list[Finding], error: str | None, renderer: Renderer) -> dict:
+def _trace_entry(rule: RuleCard, findings: list[Finding], error: str | None, renderer: Renderer) -> dict[str, Any]:
     entry: dict[str, Any] = {"rule": rule.id, "version": rule.version, "fired": any(f.fired for f in findings)}
     if error:
         entry["error"] = error
@@ -91,11 +91,11 @@ def _trace_entry(rule: RuleCard, findings: list[Finding], error: str | None, ren
 
 def evaluate_record(
     record: PatientRecord, hook: str, kb: KnowledgeBase, hook_instance: str, options: Options
-) -> tuple[list[dict], list[IssuedCard], list[dict], list[str]]:
+) -> tuple[list[dict[str, Any]], list[IssuedCard], list[dict[str, Any]], list[str]]:
     """Run the hook's rules over ``record``: cards, what was issued, the trace, problems."""
     renderer = Renderer(kb, options.language, options.base_url)
     fired: list[tuple[RuleCard, Finding]] = []
-    trace: list[dict] = []
+    trace: list[dict[str, Any]] = []
     problems: list[str] = []
     for rule in kb.for_hook(hook):
         findings, error = _run_rule(rule, record, options.strict)

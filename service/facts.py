@@ -61,7 +61,7 @@ def _subject_ok(model: Any, patient_id: str | None) -> bool:
     ref = getattr(subject, "reference", None) if subject is not None else None
     if not ref or not patient_id:
         return True
-    return ref.split("/")[-1] == patient_id
+    return bool(ref.split("/")[-1] == patient_id)
 
 
 def _onset(condition: Any) -> tuple[datetime | None, OnsetBasis]:

@@ -63,7 +63,8 @@ class RuleCard:
 
     @property
     def source(self) -> Mapping[str, Any]:
-        return self.data["source"]
+        source: Mapping[str, Any] = self.data["source"]
+        return source
 
 
 @dataclass(frozen=True)

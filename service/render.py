@@ -104,9 +104,11 @@ class Renderer:
             lines.append(self.common["not_in_force"])
         return lines
 
-    def suggestions(self, rule: RuleCard, finding: Finding, record: PatientRecord, hook_instance: str) -> list[dict]:
+    def suggestions(
+        self, rule: RuleCard, finding: Finding, record: PatientRecord, hook_instance: str
+    ) -> list[dict[str, Any]]:
         wanted = set(finding.suggestions)
-        out = []
+        out: list[dict[str, Any]] = []
         for spec in rule.data.get("suggestions", ()):
             if spec["id"] not in wanted:
                 continue
@@ -120,7 +122,9 @@ class Renderer:
             out.append(suggestion)
         return out
 
-    def _action(self, spec: Mapping[str, Any], finding: Finding, record: PatientRecord, key: str) -> dict | None:
+    def _action(
+        self, spec: Mapping[str, Any], finding: Finding, record: PatientRecord, key: str
+    ) -> dict[str, Any] | None:
         description = spec["description"][self.lang]
         if spec["type"] == "delete-draft":
             if not finding.order_ref or "#" in finding.order_ref:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from ..concepts import EPISODE_CONCEPTS, IMAGING_CONCEPTS, Concept
 from ..record import DraftOrder, PatientRecord
 from .base import Finding, Params, rule
-from .common import back_pain_duration, conservative_treatment, improvement, nerve_root_involvement
+from .common import Duration, back_pain_duration, conservative_treatment, improvement, nerve_root_involvement
 from .red_flags import acute_flags, imaging_red_flags, red_flag_screen
 
 #: Findings that make a plain X-ray relevant (DSAM L402-L403), or suggest it is (osteoporosis).
@@ -56,12 +56,17 @@ def _category(record: PatientRecord, order: DraftOrder, params: Params) -> str:
     return "not-indicated"
 
 
-def _duration_facts(record: PatientRecord, concepts: frozenset[str] = EPISODE_CONCEPTS) -> tuple[dict, tuple]:
+def _duration_facts(duration: Duration) -> dict[str, object]:
+    """``onset`` and ``weeks`` for the card texts; empty when the onset is unknown."""
+    if duration.onset is None or duration.whole_weeks is None:
+        return {}
+    return {"onset": duration.onset, "weeks": duration.whole_weeks}
+
+
+def _window_duration(record: PatientRecord, concepts: frozenset[str]) -> Duration:
+    """Duration of the nerve-root/stenosis episode; of any back pain when that one is undated."""
     duration = back_pain_duration(record, concepts)
-    facts: dict[str, object] = {}
-    if duration.onset is not None and duration.whole_weeks is not None:
-        facts = {"onset": duration.onset, "weeks": duration.whole_weeks}
-    return facts, duration.notes()
+    return duration if duration.days is not None else back_pain_duration(record)
 
 
 @rule("IMG-INDICATED-RED-FLAG")
@@ -86,7 +91,8 @@ def xray_without_indication(record: PatientRecord, params: Params) -> Iterator[F
     for order in _orders(record):
         if _category(record, order, params) != "xray":
             continue
-        facts, notes = _duration_facts(record)
+        duration = back_pain_duration(record)
+        facts, notes = _duration_facts(duration), duration.notes()
         yield Finding(
             "IMG-XRAY-NO-INDICATION",
             facts={**facts, "checked": XRAY_INDICATIONS},
@@ -110,11 +116,8 @@ def _conservative_window(record: PatientRecord, params: Params, concepts: frozen
     for order in _orders(record):
         if _category(record, order, params) != category:
             continue
-        facts, notes = _duration_facts(record, concepts)
-        if not facts:
-            facts, notes = _duration_facts(record)
-        weeks = facts.get("weeks")
-        duration = back_pain_duration(record, concepts if record.episodes_of(concepts) else EPISODE_CONCEPTS)
+        duration = _window_duration(record, concepts)
+        facts, notes, weeks = _duration_facts(duration), duration.notes(), duration.whole_weeks
         improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
         treatment = conservative_treatment(record, since=duration.onset)
         base = {**facts, "min_weeks": min_weeks, "max_weeks": max_weeks,
@@ -165,8 +168,8 @@ def not_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
     for order in _orders(record):
         if _category(record, order, params) != "not-indicated":
             continue
-        facts, notes = _duration_facts(record)
-        weeks = facts.get("weeks")
+        duration = back_pain_duration(record)
+        facts, notes, weeks = _duration_facts(duration), duration.notes(), duration.whole_weeks
         if weeks is None:
             variant, offer = "onset_unknown", ("remove-order", "plan-follow-up")
         elif weeks >= exercise_weeks:

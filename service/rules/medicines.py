@@ -44,8 +44,7 @@ _simple("MED-BENZODIAZEPINE", Concept.BENZODIAZEPINE)
 @rule("MED-PARACETAMOL-MONOTHERAPY")
 def paracetamol_monotherapy(record: PatientRecord, params: Params) -> Iterator[Finding]:
     """Paracetamol ordered with no NSAID active or ordered alongside."""
-    nsaid = record.medications_of([Concept.NSAID]) or [o for o in record.orders_of([Concept.NSAID])]
-    if nsaid:
+    if record.medications_of([Concept.NSAID]) or record.orders_of([Concept.NSAID]):
         return
     for order in _drafts(record, Concept.PARACETAMOL):
         yield Finding("MED-PARACETAMOL-MONOTHERAPY", facts={"medicine": order.display or Concept.PARACETAMOL},

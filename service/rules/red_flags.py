@@ -73,7 +73,7 @@ def acute_paresis(record: PatientRecord, params: Params) -> dict[str, object] | 
 
 def serious_flags(record: PatientRecord, params: Params) -> list[str]:
     """Suspected cancer, infection or fracture; or a recent trauma with a fracture risk factor."""
-    flags = [c for c in SERIOUS if record.has(c)]
+    flags: list[str] = [c for c in SERIOUS if record.has(c)]
     if _recent(record, Concept.TRAUMA, float(params["recent_trauma_days"])) and fracture_risk(record):
         flags.append(Concept.TRAUMA)
     return flags
@@ -119,7 +119,7 @@ def red_flag_screen(record: PatientRecord, params: Params) -> RedFlagScreen:
 def acute_flags(record: PatientRecord, params: Params) -> list[str]:
     """Red flags present that call for acute referral (cauda equina, acute paresis, progression)."""
     days = float(params["new_symptom_days"])
-    flags = [c for c in (Concept.CAUDA_EQUINA, Concept.SADDLE_ANAESTHESIA) if record.has(c)]
+    flags: list[str] = [c for c in (Concept.CAUDA_EQUINA, Concept.SADDLE_ANAESTHESIA) if record.has(c)]
     flags += [c for c in (Concept.BLADDER_DYSFUNCTION, Concept.BOWEL_DYSFUNCTION) if _recent(record, c, days)]
     if acute_paresis(record, params) is not None:
         flags.append(Concept.PARESIS)
