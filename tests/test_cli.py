@@ -39,6 +39,9 @@ def test_shipped_example_requests_evaluate(tmp_path, monkeypatch):
     for path in sorted((ROOT / "docs/requests").glob("*.json")):
         result = CliRunner().invoke(main, ["evaluate", str(path)])
         assert result.exit_code == 0, (path.name, result.output)
+        out = json.loads(result.output)
+        assert out["cards"], path.name
+        assert "lbp-cds-data-problems" not in out["extension"], (path.name, out["extension"])
 
 
 def test_check_knowledge_passes_on_the_shipped_knowledge():
