@@ -43,7 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     data_dir = Path(app.config["DATA_DIR"] or app.instance_path)
     extra = app.config["EXTRA_VALUESETS"]
     terminology = Terminology.load(Path(app.config["PROFILES_DIR"]), Path(extra) if extra else None)
-    knowledge = load_knowledge(Path(app.config["CARDS_DIR"]), _as_mapping(app.config["RULE_PARAMS"]))
+    knowledge = load_knowledge(Path(app.config["CARDS_DIR"]), _as_mapping(app.config["RULE_PARAMS"]),
+                               _as_mapping(app.config["VALIDITY_DAYS"]))
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)

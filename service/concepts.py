@@ -26,6 +26,7 @@ class Concept(StrEnum):
     BLADDER_DYSFUNCTION = "bladder-dysfunction"
     BOWEL_DYSFUNCTION = "bowel-dysfunction"
     PARESIS = "paresis"
+    ATYPICAL_NEUROLOGY = "atypical-neurological-symptoms"
     PROGRESSIVE_DEFICIT = "progressive-neurological-deficit"
     # Red flags: serious pathology and its risk factors
     MALIGNANCY = "malignancy"
@@ -76,6 +77,7 @@ class Concept(StrEnum):
     BACK_MEDICINE = "back-medicine-assessment"
     RHEUMATOLOGY = "rheumatology-referral"
     PAIN_CENTRE = "pain-centre-referral"
+    NEUROLOGY_REFERRAL = "neurology-referral"
     ACUPUNCTURE = "acupuncture"
     GLUCOCORTICOID_INJECTION = "glucocorticoid-injection"
     FOLLOW_UP = "follow-up-consultation"
@@ -95,11 +97,17 @@ class Concept(StrEnum):
     ANTICOAGULANT = "anticoagulant"
     SYSTEMIC_CORTICOSTEROID = "systemic-corticosteroid"
 
+    # Answers: a finding's value (or interpretation) that says yes or no
+    ANSWER_YES = "answer-yes"
+    ANSWER_NO = "answer-no"
+
 
 #: Concepts that establish a back-pain episode.
 EPISODE_CONCEPTS = frozenset(
     {Concept.LOW_BACK_PAIN, Concept.NERVE_ROOT, Concept.SPINAL_STENOSIS, Concept.CHRONIC_LOW_BACK_PAIN}
 )
+#: Coded answers: they say whether the Observation's own code is present, they are no finding.
+ANSWER_CONCEPTS = frozenset({Concept.ANSWER_YES, Concept.ANSWER_NO})
 #: Concepts of lumbar imaging orders.
 IMAGING_CONCEPTS = frozenset({Concept.LUMBAR_MRI, Concept.LUMBAR_CT, Concept.LUMBAR_XRAY})
 #: Concepts of back-pain analgesics (for the analgesic review).

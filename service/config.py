@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "EXTRA_VALUESETS": "",
     # Site overrides of rule parameters: {"IMG-NOT-INDICATED": {"exercise_weeks": 8}}.
     "RULE_PARAMS": {},
+    # Site overrides of how long a finding stays current, in days (cards/_meta/validity.json): {"trauma": 42}.
+    "VALIDITY_DAYS": {},
     # Knowledge locations (change only to run another knowledge base).
     "CARDS_DIR": str(ROOT / "cards"),
     "PROFILES_DIR": str(ROOT / "fhir_profiles"),

@@ -135,7 +135,8 @@ def evaluate_request(
         DATA_CATEGORIES.get(key, key) for key, result in data.keys.items() if result.status not in OK_STATUSES
     )
     built = build_record(
-        data.resources(), request["context"], service.hook, terms, now or datetime.now(UTC), unavailable
+        data.resources(), request["context"], service.hook, terms, now or datetime.now(UTC), unavailable,
+        kb.validity,
     )
     cards, issued, trace, rule_problems = evaluate_record(
         built.record, service.hook, kb, str(request["hookInstance"]), options

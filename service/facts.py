@@ -1,9 +1,11 @@
 """Build the :class:`~service.record.PatientRecord` from the FHIR data that arrived.
 
 This is where the data contract (``docs/data-contract.md``) becomes code: which status
-counts, which date is the onset, when an Observation says "present" or "checked and
-absent". Codes become concept ids through the terminology lookup; after this module
-nothing looks at a code again.
+counts, which date is the onset, when an episode ends, when an Observation says "present"
+or "checked and absent", what an order is for. Codes become concept ids through the
+terminology lookup; after this module nothing looks at a code again. Every repair of what
+an EHR sent (a time without a zone, a medicine reference that could not be resolved) is
+reported as a data problem, never made silently.
 """
 
 from __future__ import annotations
@@ -14,12 +16,27 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from . import fhir
-from .concepts import EPISODE_CONCEPTS, Concept
-from .record import CareEvent, DraftOrder, Episode, Fact, Measurement, Medication, OnsetBasis, PatientRecord
+from .concepts import ANSWER_CONCEPTS, EPISODE_CONCEPTS, Concept
+from .record import (
+    Assertion,
+    CareEvent,
+    Certainty,
+    DraftOrder,
+    Episode,
+    Measurement,
+    Medication,
+    OnsetBasis,
+    PatientRecord,
+    Precision,
+)
 
 ACTIVE_CONDITION = {"active", "recurrence", "relapse"}
+ENDED_CONDITION = {"inactive", "remission", "resolved"}
 NOT_TRUE = {"refuted", "entered-in-error"}
+SUSPECTED = {"provisional", "differential"}
 OBSERVATION_OK = {"final", "amended", "corrected", "preliminary"}
+#: An amendment outranks what it amends when both carry the same time.
+OBSERVATION_RANK = {"preliminary": 0, "final": 1, "amended": 2, "corrected": 2}
 MEDICATION_ACTIVE = {"active", "on-hold"}
 CARE_STATUS = {"active", "completed", "on-hold"}
 PROCEDURE_STATUS = {"completed", "in-progress", "preparation"}
@@ -37,22 +54,34 @@ class ConceptLookup(Protocol):
 class _Draft:
     """Mutable collector; frozen into a PatientRecord at the end."""
 
-    facts: dict[str, list[Fact]] = field(default_factory=dict)
+    terms: ConceptLookup
+    facts: dict[str, list[Assertion]] = field(default_factory=dict)
     episodes: list[Episode] = field(default_factory=list)
     strength: list[Measurement] = field(default_factory=list)
     pain: list[Measurement] = field(default_factory=list)
     medications: list[Medication] = field(default_factory=list)
     care: list[CareEvent] = field(default_factory=list)
-    condition_concepts: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: ``Type/id`` → concepts asserted present by that resource (for reasonReference).
+    referable: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: ``Medication/id`` → ATC class concepts and display (for medicationReference).
+    medicines: dict[str, tuple[frozenset[str], str | None]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
-    def add_fact(self, fact: Fact) -> None:
-        self.facts.setdefault(fact.concept, []).append(fact)
+    def add(self, assertion: Assertion) -> None:
+        self.facts.setdefault(assertion.concept, []).append(assertion)
 
 
 @dataclass(frozen=True)
 class BuildResult:
     record: PatientRecord
     problems: tuple[str, ...]
+    #: ``Medication/id`` references no resource in the request answered (fetch them, then rebuild).
+    unresolved_medications: tuple[str, ...] = ()
+
+
+def _ref(model: Any) -> str:
+    rtype = model.__resource_type__
+    return f"{rtype}/{model.id}" if model.id else rtype
 
 
 def _subject_ok(model: Any, patient_id: str | None) -> bool:
@@ -64,65 +93,124 @@ def _subject_ok(model: Any, patient_id: str | None) -> bool:
     return bool(ref.split("/")[-1] == patient_id)
 
 
-def _onset(condition: Any) -> tuple[datetime | None, OnsetBasis]:
-    if condition.onsetDateTime is not None:
-        return fhir.to_datetime(condition.onsetDateTime), "onsetDateTime"
-    if condition.onsetPeriod is not None and condition.onsetPeriod.start is not None:
-        return fhir.to_datetime(condition.onsetPeriod.start), "onsetPeriod.start"
-    if condition.recordedDate is not None:
-        return fhir.to_datetime(condition.recordedDate), "recordedDate"
-    return None, "unknown"
+@dataclass(frozen=True)
+class _Onset:
+    when: datetime | None
+    latest: datetime | None
+    precision: Precision
+    basis: OnsetBasis
 
 
-def _condition(model: Any, terms: ConceptLookup, out: _Draft) -> None:
-    if fhir.codes_of(model.verificationStatus) & NOT_TRUE:
+def _onset(condition: Any) -> _Onset:
+    for value, basis in ((condition.onsetDateTime, "onsetDateTime"),
+                         (condition.onsetPeriod.start if condition.onsetPeriod else None, "onsetPeriod.start"),
+                         (condition.recordedDate, "recordedDate")):
+        moment = fhir.to_moment(value)
+        if moment is not None:
+            precision: Precision = moment[2]  # type: ignore[assignment]
+            return _Onset(moment[0], moment[1], precision, basis)  # type: ignore[arg-type]
+    return _Onset(None, None, "day", "unknown")
+
+
+def _abatement(condition: Any) -> tuple[datetime | None, bool]:
+    """``(end, ended)``: the abatement date, and whether the condition has abated at all.
+
+    An abatement counts whatever ``clinicalStatus`` says (FHIR's con-4 invariant ties them);
+    a resolved, remitted or inactive status ends it on an unknown date.
+    """
+    end = fhir.to_datetime(condition.abatementDateTime)
+    if end is None and condition.abatementPeriod is not None:
+        end = fhir.to_datetime(condition.abatementPeriod.end) or fhir.to_datetime(condition.abatementPeriod.start)
+    abated = end is not None or condition.abatementString is not None or condition.abatementAge is not None
+    return end, abated or bool(fhir.codes_of(condition.clinicalStatus) & ENDED_CONDITION)
+
+
+def _condition(model: Any, out: _Draft, now: datetime) -> None:
+    verification = fhir.codes_of(model.verificationStatus)
+    if verification & NOT_TRUE:
         return
-    clinical = fhir.codes_of(model.clinicalStatus)
-    if clinical and not clinical & ACTIVE_CONDITION:
-        return
-    concepts = terms.concepts_in(fhir.codings(model.code))
+    concepts = out.terms.concepts_in(fhir.codings(model.code))
     if not concepts:
         return
-    ref = f"Condition/{model.id}" if model.id else "Condition"
-    if model.id:
-        out.condition_concepts[model.id] = concepts
-    onset, basis = _onset(model)
-    if concepts & EPISODE_CONCEPTS:
-        out.episodes.append(Episode(concepts & EPISODE_CONCEPTS, onset, basis, ref))
+    ref = _ref(model)
+    onset = _onset(model)
+    end, abated = _abatement(model)
+    resolved = abated and (end is None or end <= now)
+    certainty: Certainty = "suspected" if verification & SUSPECTED else "confirmed"
+    out.referable[ref] = concepts
+    if concepts & EPISODE_CONCEPTS and certainty == "confirmed":
+        out.episodes.append(Episode(concepts & EPISODE_CONCEPTS, onset.when, onset.basis, ref, end=end,
+                                    ended=abated and end is None,
+                                    onset_latest=onset.latest if onset.precision in ("month", "year") else None,
+                                    onset_precision=onset.precision))
     for concept in concepts:
-        out.add_fact(Fact(concept, True, onset, ref, start=onset))
+        out.add(Assertion(concept, True, onset.when, ref, start=onset.when, end=end,
+                          history=resolved and end is None, certainty=certainty))
 
 
-def _observation(model: Any, terms: ConceptLookup, out: _Draft) -> None:
+def _answer(model: Any, terms: ConceptLookup) -> bool | None:
+    """What the value or interpretation says about the Observation's own code: yes, no, or nothing."""
+    if model.valueBoolean is not None:
+        return bool(model.valueBoolean)
+    coded = terms.concepts_in(fhir.codings(model.valueCodeableConcept, *(model.interpretation or ())))
+    if Concept.ANSWER_NO in coded:
+        return False
+    if Concept.ANSWER_YES in coded:
+        return True
+    return None
+
+
+def _measurement_site(model: Any) -> str:
+    """The muscle or site a strength grade is about: ``bodySite`` codes or text, else the code's text."""
+    site = model.bodySite
+    if site is not None:
+        codes = sorted(f"{c['system']}|{c['code']}" for c in fhir.codings(site) if c["code"])
+        if codes:
+            return ",".join(codes)
+        if site.text:
+            return " ".join(str(site.text).lower().split())
+    text = model.code.text if model.code is not None else None
+    return " ".join(str(text).lower().split()) if text else ""
+
+
+def _observation(model: Any, out: _Draft, now: datetime) -> None:
     if model.status not in OBSERVATION_OK or model.dataAbsentReason is not None:
         return  # a value the EHR says is unknown is "not documented", never "present"
-    concepts = terms.concepts_in(fhir.codings(model.code))
-    when = fhir.to_datetime(model.effectiveDateTime)
-    start = when
-    if model.effectivePeriod is not None:
-        start = fhir.to_datetime(model.effectivePeriod.start)
-        when = when or fhir.to_datetime(model.effectivePeriod.end) or start
-    when = when or fhir.to_datetime(model.issued)
-    ref = f"Observation/{model.id}" if model.id else "Observation"
+    terms = out.terms
+    concepts = terms.concepts_in(fhir.codings(model.code)) - ANSWER_CONCEPTS
+    period = model.effectivePeriod
+    start = fhir.to_datetime(model.effectiveDateTime) or (fhir.to_datetime(period.start) if period else None)
+    end = fhir.to_datetime(period.end) if period is not None else None
+    when = start or end or fhir.to_datetime(model.issued)
+    ref = _ref(model)
     number = model.valueInteger
     if number is None and model.valueQuantity is not None and model.valueQuantity.value is not None:
         number = float(model.valueQuantity.value)
     if Concept.MUSCLE_STRENGTH in concepts:
         if number is not None and 0 <= number <= 5:
-            out.strength.append(Measurement(float(number), when, ref))
+            out.strength.append(Measurement(float(number), when, ref, _measurement_site(model)))
         return
     if Concept.PAIN_SCORE in concepts:
         if number is not None and 0 <= number <= 10:
             out.pain.append(Measurement(float(number), when, ref))
         return
-    present = model.valueBoolean is not False
-    concepts |= terms.concepts_in(fhir.codings(model.valueCodeableConcept))
+    answer = _answer(model, terms)
+    valued = concepts and (model.valueString is not None or number is not None)
+    if answer is None and valued:
+        out.problems.append(f"{ref}: its value is not a yes/no answer; the finding counts as not documented")
+        return
+    present = answer is not False
+    concepts |= terms.concepts_in(fhir.codings(model.valueCodeableConcept)) - ANSWER_CONCEPTS
+    rank = OBSERVATION_RANK.get(str(model.status), 0)
+    if present:
+        out.referable[ref] = concepts
     for concept in concepts:
-        out.add_fact(Fact(concept, present, when, ref, start=start))
+        out.add(Assertion(concept, present, when, ref, start=start, end=end, rank=rank))
 
 
-def _care(model: Any, terms: ConceptLookup, out: _Draft) -> None:
+def _care(model: Any, out: _Draft, now: datetime) -> None:
     rtype = model.__resource_type__
+    terms = out.terms
     if rtype == "ServiceRequest":
         if model.status not in CARE_STATUS:
             return
@@ -140,54 +228,100 @@ def _care(model: Any, terms: ConceptLookup, out: _Draft) -> None:
         concepts = terms.concepts_in(fhir.codings(*(model.type or ())))
         when = fhir.to_datetime(model.period.start) if model.period is not None else None
     if concepts:
-        out.care.append(CareEvent(concepts, when, f"{rtype}/{model.id}", model.status))
+        out.care.append(CareEvent(concepts, when, _ref(model), model.status))
 
 
-def _medication(model: Any, terms: ConceptLookup, out: _Draft) -> None:
+def _medication_resource(model: Any, out: _Draft, now: datetime) -> None:
+    out.medicines[_ref(model)] = (out.terms.concepts_in(fhir.codings(model.code)),
+                                  model.code.text if model.code is not None else None)
+
+
+def _medicine_of(model: Any, out: _Draft, unresolved: list[str]) -> tuple[frozenset[str], str | None]:
+    """The ATC classes and name of a MedicationRequest's medicine, by code or by reference.
+
+    ``medicationReference`` is resolved to a contained ``#id``, or a Medication elsewhere in
+    the request (draft orders, prefetch, fetched). One that cannot be resolved is reported.
+    """
+    code = model.medicationCodeableConcept
+    if code is not None:
+        display = code.text or next((c.display for c in (code.coding or ()) if c.display), None)
+        return out.terms.concepts_in(fhir.codings(code)), display
+    reference = model.medicationReference
+    target = getattr(reference, "reference", None) if reference is not None else None
+    if not target:
+        return frozenset(), None
+    if target.startswith("#"):
+        for contained in model.contained or ():
+            if contained.__resource_type__ == "Medication" and contained.id == target[1:]:
+                return out.terms.concepts_in(fhir.codings(contained.code)), (
+                    contained.code.text if contained.code is not None else None)
+    key = "Medication/" + target.rsplit("Medication/", 1)[-1] if "Medication/" in target else target
+    if key in out.medicines:
+        return out.medicines[key]
+    unresolved.append(key)
+    return frozenset(), reference.display
+
+
+def _reasons(model: Any, out: _Draft) -> frozenset[str]:
+    """Concepts of ``reasonCode`` and of what ``reasonReference`` points to (in this request)."""
+    reasons = set(out.terms.concepts_in(fhir.codings(*(model.reasonCode or ()))))
+    contained = {f"#{c.id}": c for c in (getattr(model, "contained", None) or ()) if c.id}
+    for reference in model.reasonReference or ():
+        target = reference.reference or ""
+        if target in contained:
+            inner = contained[target]
+            reasons |= out.terms.concepts_in(fhir.codings(getattr(inner, "code", None)))
+            continue
+        key = "/".join(target.split("/")[-2:])
+        if key in out.referable:
+            reasons |= out.referable[key]
+        elif target:
+            out.problems.append(f"{_ref(model)}: reasonReference {key} is not in the request; its reason is unknown")
+    return frozenset(reasons - ANSWER_CONCEPTS)
+
+
+def _medication_request(model: Any, out: _Draft, now: datetime, unresolved: list[str]) -> None:
     if model.status not in MEDICATION_ACTIVE:
         return
-    concepts = terms.concepts_in(fhir.codings(model.medicationCodeableConcept))
+    concepts, display = _medicine_of(model, out, unresolved)
     if concepts:
-        display = model.medicationCodeableConcept.text if model.medicationCodeableConcept else None
-        out.medications.append(
-            Medication(concepts, fhir.to_datetime(model.authoredOn), f"MedicationRequest/{model.id}", display)
-        )
+        out.medications.append(Medication(concepts, fhir.to_datetime(model.authoredOn), _ref(model), display,
+                                          _reasons(model, out)))
 
 
 def _draft_orders(
-    context: Mapping[str, Any], hook: str, terms: ConceptLookup, out: _Draft
-) -> tuple[list[DraftOrder], list[str]]:
+    context: Mapping[str, Any], hook: str, out: _Draft, now: datetime, unresolved: list[str]
+) -> list[DraftOrder]:
     bundle = context.get("draftOrders") or {}
     selections = set(context.get("selections") or ())
+    raws = [entry.get("resource") if isinstance(entry, dict) else None for entry in (bundle.get("entry") or ())]
+    # Resources beside the orders (a Medication, a Condition the order's reason points to).
+    for raw in raws:
+        if isinstance(raw, dict) and raw.get("resourceType") in ("Medication", "Condition", "Observation"):
+            parsed = fhir.parse_one(raw)
+            if parsed.model is not None:
+                _HANDLERS[raw["resourceType"]](parsed.model, out, now)
     orders: list[DraftOrder] = []
-    problems: list[str] = []
-    for index, entry in enumerate(bundle.get("entry") or ()):
-        raw = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(raw, dict) or not isinstance(raw.get("resourceType"), str) or \
-                raw["resourceType"] not in ORDER_TYPES:
+    for index, raw in enumerate(raws):
+        if not isinstance(raw, dict) or raw.get("resourceType") not in ORDER_TYPES:
             continue
-        model, problem = fhir.parse(raw)
+        parsed = fhir.parse_one(raw)
+        out.problems += parsed.repairs
+        model = parsed.model
         if model is None:
-            problems.append(problem or f"draft order {index} skipped")
+            out.problems.append(parsed.problem or f"draft order {index} skipped")
             continue
         rtype = raw["resourceType"]
         ref = f"{rtype}/{model.id}" if model.id else f"{rtype}/#{index}"
         if rtype == "ServiceRequest":
-            code, display = model.code, (model.code.text if model.code else None)
+            code = model.code
+            concepts = out.terms.concepts_in(fhir.codings(code))
+            display = (code.text or next((c.display for c in (code.coding or ()) if c.display), None)) if code else None
         else:
-            code = model.medicationCodeableConcept
-            display = code.text if code else None
-        codings = fhir.codings(code)
-        display = display or next((c.display for c in (code.coding or ()) if c.display), None) if code else None
-        reasons = set(terms.concepts_in(fhir.codings(*(model.reasonCode or ()))))
-        for reference in model.reasonReference or ():
-            target = (reference.reference or "").split("/")[-1]
-            reasons |= out.condition_concepts.get(target, frozenset())
+            concepts, display = _medicine_of(model, out, unresolved)
         selected = hook != "order-select" or not selections or ref in selections
-        orders.append(
-            DraftOrder(ref, rtype, terms.concepts_in(codings), frozenset(reasons), display, selected, raw)
-        )
-    return orders, problems
+        orders.append(DraftOrder(ref, rtype, concepts, _reasons(model, out), display, selected, raw))
+    return orders
 
 
 def _birth_and_sex(patients: list[Any], patient_id: str | None) -> tuple[Any, str | None]:
@@ -197,6 +331,18 @@ def _birth_and_sex(patients: list[Any], patient_id: str | None) -> tuple[Any, st
     return fhir.to_date(chosen.birthDate), chosen.gender
 
 
+_HANDLERS = {
+    "Condition": _condition,
+    "Observation": _observation,
+    "ServiceRequest": _care,
+    "Procedure": _care,
+    "Encounter": _care,
+    "Medication": _medication_resource,
+}
+#: Resources others refer to are read first, so references resolve whatever the order sent.
+_FIRST = {"Medication": 0, "Condition": 1, "Observation": 2}
+
+
 def build_record(
     resources: Iterable[Mapping[str, Any]],
     context: Mapping[str, Any],
@@ -204,41 +350,38 @@ def build_record(
     terms: ConceptLookup,
     now: datetime,
     unavailable: Iterable[str] = (),
+    validity: Mapping[str, int] | None = None,
 ) -> BuildResult:
-    """Turn raw FHIR resources and the hook context into one PatientRecord."""
+    """Turn raw FHIR resources and the hook context into one PatientRecord.
+
+    ``validity`` is the concept → days table of ``cards/_meta/validity.json`` (loaded once
+    with the knowledge base); without it no finding ever expires.
+    """
     patient_id = context.get("patientId")
     models, problems = fhir.parse_all(resources)
-    out = _Draft()
+    out = _Draft(terms)
+    out.problems += problems
     patients = []
-    handlers = {
-        "Condition": _condition,
-        "Observation": _observation,
-        "MedicationRequest": _medication,
-        "ServiceRequest": _care,
-        "Procedure": _care,
-        "Encounter": _care,
-    }
-    # Conditions first, so that draft orders' reasonReference can resolve to them.
-    models.sort(key=lambda m: m.__resource_type__ != "Condition")
+    unresolved: list[str] = []
+    models.sort(key=lambda m: _FIRST.get(m.__resource_type__, 9))
     for model in models:
         rtype = model.__resource_type__
         if rtype == "Patient":
             patients.append(model)
             continue
-        if rtype not in handlers:
+        if rtype not in _HANDLERS and rtype != "MedicationRequest":
             continue
         if not _subject_ok(model, patient_id):
-            problems.append(f"{rtype}/{model.id} skipped: it belongs to another patient")
+            out.problems.append(f"{rtype}/{model.id} skipped: it belongs to another patient")
             continue
-        handlers[rtype](model, terms, out)
-    orders, order_problems = _draft_orders(context, hook, terms, out)
-    problems += order_problems
-    if not out.episodes:
-        for order in orders:
-            reason = order.reason_concepts & EPISODE_CONCEPTS
-            if reason:
-                out.episodes.append(Episode(reason, None, "unknown", order.ref))
-                break
+        if rtype == "MedicationRequest":
+            _medication_request(model, out, now, unresolved)
+        else:
+            _HANDLERS[rtype](model, out, now)
+    orders = _draft_orders(context, hook, out, now, unresolved)
+    missing = tuple(dict.fromkeys(unresolved))
+    out.problems += [f"{key} (medicationReference) could not be resolved; that medicine is not classified"
+                     for key in missing]
     birth, sex = _birth_and_sex(patients, patient_id)
     record = PatientRecord(
         now=now,
@@ -253,5 +396,6 @@ def build_record(
         care=tuple(out.care),
         draft_orders=tuple(orders),
         unavailable=frozenset(unavailable),
+        validity=dict(validity or {}),
     )
-    return BuildResult(record, tuple(problems))
+    return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing)

@@ -12,9 +12,12 @@ dropped, because real clients send them (the CDS Hooks sandbox drafts an order w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -30,8 +33,12 @@ READ_TYPES = frozenset(
         "Procedure",
         "Encounter",
         "OperationOutcome",
+        "Medication",
     }
 )
+#: Where a date or time without a zone was recorded: Danish local time (the data contract).
+LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")
+_ZONELESS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$")
 
 _MODELS = {name: get_fhir_model_class(name) for name in READ_TYPES}
 
@@ -64,51 +71,108 @@ def label(resource: Mapping[str, Any]) -> str:
     return f"{rtype}/{rid}" if isinstance(rid, str) and rid else str(rtype)
 
 
-def parse(resource: Mapping[str, Any]) -> tuple[Any | None, str | None]:
-    """Parse one raw resource: ``(model, None)``, ``(None, None)`` if not read, or ``(None, problem)``."""
+def localise(value: Any, repairs: list[str], path: str = "") -> Any:
+    """Give every zone-less ``dateTime`` the Danish offset of that local time, noting each repair.
+
+    FHIR requires a zone on a time; Danish EHRs sometimes omit it. Reading it as UTC would
+    shift it by one or two hours, dropping it would lose the finding, so it is read as
+    Europe/Copenhagen local time (summer time included) and the repair is reported.
+    """
+    if isinstance(value, dict):
+        return {k: localise(v, repairs, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [localise(v, repairs, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str) and _ZONELESS.match(value):
+        local = datetime.fromisoformat(value).replace(tzinfo=LOCAL_ZONE)
+        repairs.append(path)
+        return local.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One resource parsed: the model (or ``None``), why it was skipped, what was repaired."""
+
+    model: Any | None
+    problem: str | None = None
+    repairs: tuple[str, ...] = ()
+
+
+def parse_one(resource: Mapping[str, Any]) -> Parsed:
+    """Parse one raw resource; unknown types give an empty :class:`Parsed` (not read, not an error)."""
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str) or rtype not in _MODELS:
-        return None, None
-    data = prune(dict(resource)) or {}
+        return Parsed(None)
+    repairs: list[str] = []
+    data = localise(prune(dict(resource)) or {}, repairs)
     data["resourceType"] = rtype
     try:
-        return _MODELS[rtype].model_validate(data), None
+        model = _MODELS[rtype].model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return None, f"{label(resource)} skipped: {where}: {first.get('msg', 'invalid')}"
+        return Parsed(None, f"{label(resource)} skipped: {where}: {first.get('msg', 'invalid')}")
+    notes = tuple(
+        f"{label(resource)}: {path} has a time without a time zone; read as Danish local time (Europe/Copenhagen)"
+        for path in repairs
+    )
+    return Parsed(model, None, notes)
+
+
+def parse(resource: Mapping[str, Any]) -> tuple[Any | None, str | None]:
+    """Parse one raw resource: ``(model, None)``, ``(None, None)`` if not read, or ``(None, problem)``."""
+    parsed = parse_one(resource)
+    return parsed.model, parsed.problem
 
 
 def parse_all(resources: Iterable[Mapping[str, Any]]) -> tuple[list[Any], list[str]]:
-    """Parse every resource; return the models and the problems of those skipped."""
+    """Parse every resource; return the models and the problems (skipped or repaired)."""
     models: list[Any] = []
     problems: list[str] = []
     for resource in resources:
-        model, problem = parse(resource)
-        if model is not None:
-            models.append(model)
-        elif problem:
-            problems.append(problem)
+        parsed = parse_one(resource)
+        if parsed.model is not None:
+            models.append(parsed.model)
+        elif parsed.problem:
+            problems.append(parsed.problem)
+        problems += parsed.repairs
     return models, problems
 
 
-def to_datetime(value: Any) -> datetime | None:
-    """A FHIR date/dateTime (possibly partial, ``"2026-10"``) as an aware UTC datetime."""
+def to_moment(value: Any) -> tuple[datetime, datetime, str] | None:
+    """A FHIR date/dateTime as ``(earliest, latest, precision)``; a partial date is a range.
+
+    ``"2026-09"`` is any time in September (precision ``month``); a date without a time is
+    that Danish calendar day. Nothing is invented: the caller sees how much is known.
+    """
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        moment = value if value.tzinfo else value.replace(tzinfo=LOCAL_ZONE)
+        return moment, moment, "instant"
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        start = datetime(value.year, value.month, value.day, tzinfo=LOCAL_ZONE)
+        return start, start + timedelta(days=1) - timedelta(microseconds=1), "day"
     if isinstance(value, str):
         parts = value.split("-")
         try:
             year = int(parts[0])
-            month = int(parts[1]) if len(parts) > 1 else 1
-            return datetime(year, month, 1, tzinfo=UTC)
+            if len(parts) > 1:
+                month = int(parts[1])
+                start = datetime(year, month, 1, tzinfo=LOCAL_ZONE)
+                following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=LOCAL_ZONE)
+                return start, following - timedelta(microseconds=1), "month"
+            start = datetime(year, 1, 1, tzinfo=LOCAL_ZONE)
+            return start, datetime(year + 1, 1, 1, tzinfo=LOCAL_ZONE) - timedelta(microseconds=1), "year"
         except (ValueError, IndexError):
             return None
     return None
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """The earliest instant a FHIR date/dateTime may mean (partial dates: their first day)."""
+    moment = to_moment(value)
+    return None if moment is None else moment[0]
 
 
 def to_date(value: Any) -> date | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -73,6 +73,8 @@ class KnowledgeBase:
     sources: Mapping[str, Any]
     labels: Mapping[str, Any]
     common: Mapping[str, Any]
+    #: Concept → days a finding stays current (``_meta/validity.json`` with the site's overrides).
+    validity: Mapping[str, int] = field(default_factory=dict)
 
     def for_hook(self, hook: str) -> list[RuleCard]:
         """Rules that apply to ``hook``, most urgent first, then by priority and id."""
@@ -91,8 +93,25 @@ def _read_json(path: Path) -> Any:
         raise KnowledgeError(f"{path.name}: cannot read JSON: {exc}") from exc
 
 
-def load_knowledge(cards_dir: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> KnowledgeBase:
-    """Read, validate and freeze every card; apply a site's parameter ``overrides``."""
+def _validity(meta: Path, overrides: Mapping[str, Any]) -> Mapping[str, int]:
+    """The validity windows, with a site's overrides (``null`` lifts a limit); unknown concepts stop start-up."""
+    shipped = _read_json(meta / "validity.json").get("days", {})
+    labels = _read_json(meta / "labels.json")
+    days: dict[str, int | None] = {**shipped, **overrides}
+    for concept, value in days.items():
+        if concept not in labels:
+            raise KnowledgeError(f"validity: '{concept}' is not a concept of lbp-cds")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise KnowledgeError(f"validity: '{concept}' must be a whole number of days (at least 1) or null")
+    return MappingProxyType({k: v for k, v in days.items() if v is not None})
+
+
+def load_knowledge(
+    cards_dir: Path,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    validity: Mapping[str, Any] | None = None,
+) -> KnowledgeBase:
+    """Read, validate and freeze every card; apply a site's parameter and validity ``overrides``."""
     meta = cards_dir / "_meta"
     schema = _read_json(meta / "rule-card.schema.json")
     validator = Draft202012Validator(schema)
@@ -133,4 +152,5 @@ def load_knowledge(cards_dir: Path, overrides: Mapping[str, Mapping[str, Any]] |
     orphans = sorted(set(REGISTRY) - set(rules))
     if orphans:
         raise KnowledgeError(f"rule logic without a card in {cards_dir.name}/: {orphans}")
-    return KnowledgeBase(MappingProxyType(rules), _freeze(sources), _freeze(labels), _freeze(common))
+    return KnowledgeBase(MappingProxyType(rules), _freeze(sources), _freeze(labels), _freeze(common),
+                         _validity(meta, validity or {}))

@@ -1,25 +1,63 @@
-"""The patient record the rules read: clinical facts only.
+"""The patient record the rules read: a timeline of clinical assertions, not a set of facts.
 
 A :class:`PatientRecord` is built once per request by :mod:`service.facts` from whatever
-FHIR data arrived (prefetch or ``fhirServer``). It holds no FHIR models and no raw JSON
-for the rules to poke at: every code has already been mapped onto a
-:class:`~service.concepts.Concept` id. Missing data stays missing: :meth:`PatientRecord.status`
-answers ``None`` for "not documented", which is never the same as "absent".
+FHIR data arrived (prefetch or ``fhirServer``). It holds no FHIR models and no raw JSON:
+every code has already been mapped onto a :class:`~service.concepts.Concept` id.
+
+A real record is revised: a red flag is recorded at one contact and found absent at the
+next, an episode starts and ends, a strength grade falls. So the record keeps every dated
+:class:`Assertion` per concept and answers questions about *time*, with one policy
+(``docs/clinical-decisions.md``, "What is true now"):
+
+- the **latest** assertion about a concept is the current one, present or absent;
+- an assertion older than the concept's **validity window** is no longer current, only
+  history (DSAM asks for flags to be reassessed at every contact, 003 L169, L434-L436);
+- a resolved condition is history, never current;
+- missing data stays missing: :meth:`PatientRecord.status` answers ``None`` for "not
+  documented now", which is never the same as "absent".
+
+Rules ask for :meth:`~PatientRecord.current`, :meth:`~PatientRecord.history`,
+:meth:`~PatientRecord.within_episode` or a measurement :class:`Series`; they never scan raw lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-OnsetBasis = Literal["onsetDateTime", "onsetPeriod.start", "recordedDate", "unknown"]
+OnsetBasis = Literal["onsetDateTime", "onsetPeriod.start", "recordedDate", "order-reason", "unknown"]
+Precision = Literal["year", "month", "day", "instant"]
+Certainty = Literal["confirmed", "suspected"]
 
 
 @dataclass(frozen=True)
-class Fact:
-    """One documented finding: present (``True``) or checked and absent (``False``)."""
+class PartialDate:
+    """A date known only to a month or a year: the range it may lie in, for cards and durations."""
+
+    earliest: datetime
+    latest: datetime
+    precision: Precision
+
+
+@dataclass(frozen=True)
+class Span:
+    """A whole number known only as a range (weeks since a month-only onset: 6–10)."""
+
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """One dated statement about a concept: present (``True``) or checked and absent (``False``).
+
+    ``when`` is the clinical time (onset, effective time); ``end`` the time it stopped being
+    true (abatement, the end of a sick-leave period). ``history`` marks a condition recorded
+    as resolved or in remission: true once, not now. ``certainty`` is ``suspected`` for a
+    provisional or differential diagnosis (DSAM's "mistanke om").
+    """
 
     concept: str
     present: bool
@@ -27,16 +65,41 @@ class Fact:
     source: str
     #: Start of a period (sick leave): ``effectivePeriod.start`` or ``effectiveDateTime``.
     start: datetime | None = None
+    end: datetime | None = None
+    history: bool = False
+    certainty: Certainty = "confirmed"
+    #: Ranking inside one instant: an amendment outranks the entry it amends.
+    rank: int = 0
 
 
 @dataclass(frozen=True)
 class Episode:
-    """A back-pain episode (a Condition, or a draft order's reason when none is listed)."""
+    """A back-pain episode: a Condition from onset to abatement (or a draft order's reason)."""
 
     concepts: frozenset[str]
     onset: datetime | None
     onset_basis: OnsetBasis
     source: str
+    #: When it ended (abatement); ``ended`` without ``end`` = resolved on an unknown date.
+    end: datetime | None = None
+    ended: bool = False
+    #: Latest possible onset when the onset is a month or a year (``PartialDate``).
+    onset_latest: datetime | None = None
+    onset_precision: Precision = "day"
+
+    def is_open(self, now: datetime) -> bool:
+        if self.ended:
+            return False
+        return self.end is None or self.end > now
+
+    @property
+    def onset_date(self) -> datetime | PartialDate | None:
+        """The onset as a card should state it: a date, or a month or year when that is all we know."""
+        if self.onset is None:
+            return None
+        if self.onset_latest is not None and self.onset_precision in ("month", "year"):
+            return PartialDate(self.onset, self.onset_latest, self.onset_precision)
+        return self.onset
 
 
 @dataclass(frozen=True)
@@ -46,6 +109,46 @@ class Measurement:
     value: float
     when: datetime | None
     source: str
+    #: Which muscle or site (``bodySite`` or the code's text); grades of one site form a series.
+    site: str = ""
+
+
+@dataclass(frozen=True)
+class Series:
+    """Measurements of one site, oldest first, with the questions rules ask of a series."""
+
+    site: str
+    points: tuple[Measurement, ...]
+
+    @property
+    def latest(self) -> Measurement | None:
+        return self.points[-1] if self.points else None
+
+    def since(self, start: datetime) -> list[Measurement]:
+        return [m for m in self.points if m.when is not None and m.when >= start]
+
+    def fall_within(self, end: datetime, window: timedelta) -> tuple[Measurement, Measurement] | None:
+        """The largest fall (highest earlier value → the value at ``end``) inside ``window`` before ``end``."""
+        at_end = [m for m in self.points if m.when is not None and m.when <= end]
+        if not at_end:
+            return None
+        last = at_end[-1]
+        assert last.when is not None
+        earlier = [m for m in at_end[:-1] if m.when is not None and last.when - m.when <= window]
+        if not earlier:
+            return None
+        top = max(earlier, key=lambda m: (m.value, m.when))
+        return (top, last) if top.value > last.value else None
+
+    def first_at_or_below(self, threshold: float) -> Measurement | None:
+        """The first measurement of the current run at or below ``threshold`` (the run reaching now)."""
+        first = None
+        for m in self.points:
+            if m.value <= threshold:
+                first = first or m
+            else:
+                first = None
+        return first
 
 
 @dataclass(frozen=True)
@@ -66,14 +169,18 @@ class Medication:
     authored: datetime | None
     source: str
     display: str | None = None
+    #: Concepts of its ``reasonCode``/``reasonReference`` (what it is for, when the EHR says).
+    reasons: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class DraftOrder:
     """An order in ``context.draftOrders``.
 
-    ``resource`` is kept only so the card renderer can build suggestions that change
-    the order; rules must not read it.
+    ``reason_concepts`` come from ``reasonCode`` and ``reasonReference``: clinical information
+    about this patient now, which counts as current findings for this order's rules
+    (:meth:`PatientRecord.for_order`). ``resource`` is kept only so the card renderer can
+    build suggestions that change the order; rules must not read it.
     """
 
     ref: str
@@ -85,6 +192,12 @@ class DraftOrder:
     resource: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
+def _order_key(assertion: Assertion) -> tuple[int, float, int, int]:
+    """Undated first (oldest), then by time; at one instant an amendment, then "present", wins."""
+    stamp = assertion.when.timestamp() if assertion.when is not None else 0.0
+    return (int(assertion.when is not None), stamp, assertion.rank, int(assertion.present))
+
+
 @dataclass(frozen=True)
 class PatientRecord:
     """Everything the rules may know about one patient at one moment."""
@@ -94,7 +207,7 @@ class PatientRecord:
     birth_date: date | None = None
     sex: str | None = None
     episodes: tuple[Episode, ...] = ()
-    facts: Mapping[str, tuple[Fact, ...]] = field(default_factory=dict)
+    facts: Mapping[str, tuple[Assertion, ...]] = field(default_factory=dict)
     strength: tuple[Measurement, ...] = ()
     pain: tuple[Measurement, ...] = ()
     medications: tuple[Medication, ...] = ()
@@ -103,6 +216,8 @@ class PatientRecord:
     #: Data categories that could not be had (e.g. ``"observations"``): their absence
     #: in the record means "unknown", not "none".
     unavailable: frozenset[str] = frozenset()
+    #: Concept → days a finding stays current (``cards/_meta/validity.json``); absent = no limit.
+    validity: Mapping[str, int] = field(default_factory=dict)
 
     # -- age -----------------------------------------------------------------
     @property
@@ -116,47 +231,123 @@ class PatientRecord:
             years -= 1
         return years
 
-    # -- findings ------------------------------------------------------------
-    def status(self, concept: str) -> bool | None:
-        """``True`` documented present, ``False`` checked and absent, ``None`` not documented.
+    # -- what is true now ------------------------------------------------------
+    def timeline(self, concept: str) -> tuple[Assertion, ...]:
+        """Every assertion about ``concept``, oldest first (undated ones before dated)."""
+        return tuple(sorted(self.facts.get(concept, ()), key=_order_key))
 
-        A present record wins over an absent one: a red flag once recorded must not be
-        hidden by a later "no" (the newest present/absent pair is for a clinician to weigh).
-        """
-        found = self.facts.get(concept, ())
-        if any(f.present for f in found):
-            return True
-        if found:
+    def expired(self, assertion: Assertion) -> bool:
+        """Older than its concept's validity window (undated assertions cannot expire)."""
+        days = self.validity.get(assertion.concept)
+        if days is None or assertion.when is None:
             return False
-        return None
+        return self.now - assertion.when > timedelta(days=days)
+
+    def current(self, concept: str) -> Assertion | None:
+        """The assertion that says what is true now, or ``None`` when nothing current is documented.
+
+        The latest assertion wins, present or absent. It is not current when it is history (a
+        resolved condition), ended (abatement, a period that is over), in the future, or older
+        than the concept's validity window — then the answer is "not documented now".
+        """
+        live = [a for a in self.timeline(concept) if not a.history and (a.when is None or a.when <= self.now)]
+        if not live:
+            return None
+        latest = live[-1]
+        if self.expired(latest) or (latest.end is not None and latest.end <= self.now):
+            return None
+        return latest
+
+    def status(self, concept: str) -> bool | None:
+        """``True`` present now, ``False`` checked and absent now, ``None`` not documented now."""
+        found = self.current(concept)
+        return None if found is None else found.present
 
     def has(self, concept: str) -> bool:
-        """True only when the finding is documented as present."""
+        """Present now (confirmed or suspected)."""
         return self.status(concept) is True
 
+    def confirmed(self, concept: str) -> bool:
+        """Present now and not merely suspected."""
+        found = self.current(concept)
+        return found is not None and found.present and found.certainty == "confirmed"
+
+    def suspected(self, concept: str) -> bool:
+        """Present now as a suspicion (provisional or differential diagnosis)."""
+        found = self.current(concept)
+        return found is not None and found.present and found.certainty == "suspected"
+
+    def history(self, concept: str) -> list[Assertion]:
+        """Present assertions that are no longer current: resolved, ended or past their window."""
+        now = self.current(concept)
+        return [a for a in self.timeline(concept) if a.present and a is not now]
+
+    def recent(self, concept: str, days: float) -> bool:
+        """Present now and dated within ``days`` (or undated): "nyopstået" symptoms."""
+        found = self.current(concept)
+        if found is None or not found.present:
+            return False
+        return found.when is None or self.now - found.when <= timedelta(days=days)
+
     def not_documented(self, concepts: Iterable[str]) -> list[str]:
-        """The concepts among ``concepts`` with no record at all, in the given order."""
+        """The concepts among ``concepts`` with nothing current, in the given order."""
         return [c for c in concepts if self.status(c) is None]
 
     def checked_absent(self, concepts: Iterable[str]) -> list[str]:
-        """The concepts among ``concepts`` recorded as checked and absent."""
+        """The concepts among ``concepts`` currently recorded as checked and absent."""
         return [c for c in concepts if self.status(c) is False]
 
-    def facts_of(self, concept: str) -> tuple[Fact, ...]:
-        return self.facts.get(concept, ())
+    def facts_of(self, concept: str) -> tuple[Assertion, ...]:
+        return self.timeline(concept)
 
     # -- episodes ------------------------------------------------------------
+    def open_episodes(self) -> list[Episode]:
+        """Episodes not ended by now: together they are the current episode."""
+        return [e for e in self.episodes if e.is_open(self.now)]
+
     def episodes_of(self, concepts: Iterable[str]) -> list[Episode]:
+        """Open episodes of ``concepts`` (a closed episode never decides about this one)."""
         wanted = frozenset(concepts)
-        return [e for e in self.episodes if e.concepts & wanted]
+        return [e for e in self.open_episodes() if e.concepts & wanted]
 
     def earliest_onset(self, concepts: Iterable[str] | None = None) -> Episode | None:
-        """The episode with the earliest known onset (among ``concepts``, if given)."""
-        pool = self.episodes if concepts is None else self.episodes_of(concepts)
+        """The open episode with the earliest known onset (among ``concepts``, if given).
+
+        Several open episodes are one episode re-coded (low back pain, then sciatica): its
+        start is the earliest onset, so re-coding never restarts the clock.
+        """
+        pool = self.open_episodes() if concepts is None else self.episodes_of(concepts)
         dated = [e for e in pool if e.onset is not None]
         if not dated:
             return None
         return min(dated, key=lambda e: e.onset or self.now)
+
+    def episode_start(self) -> datetime | None:
+        """Start of the current episode (earliest open onset); ``None`` when unknown."""
+        first = self.earliest_onset()
+        return None if first is None else first.onset
+
+    def within_episode(self, concept: str) -> Assertion | None:
+        """The current assertion, if it was made within the current episode.
+
+        For findings that are about *this* episode (no satisfactory improvement, severe
+        disabling pain): one from an earlier episode does not count.
+        """
+        found = self.current(concept)
+        start = self.episode_start()
+        if found is None or start is None or found.when is None:
+            return found
+        return found if found.when >= start else None
+
+    # -- measurements ----------------------------------------------------------
+    def strength_series(self) -> list[Series]:
+        """Muscle-strength grades per site, oldest first."""
+        by_site: dict[str, list[Measurement]] = {}
+        for m in self.strength:
+            if m.when is not None:
+                by_site.setdefault(m.site, []).append(m)
+        return [Series(site, tuple(sorted(points, key=lambda m: m.when or self.now)))
+                for site, points in sorted(by_site.items())]
 
     # -- care and medicines --------------------------------------------------
     def care_of(self, concepts: Iterable[str]) -> list[CareEvent]:
@@ -170,3 +361,24 @@ class PatientRecord:
     def orders_of(self, concepts: Iterable[str]) -> list[DraftOrder]:
         wanted = frozenset(concepts)
         return [o for o in self.draft_orders if o.concepts & wanted]
+
+    # -- an order's own reason -------------------------------------------------
+    def for_order(self, order: DraftOrder, episode_concepts: frozenset[str]) -> PatientRecord:
+        """The record as this order's rules see it: its reasons count as current findings.
+
+        A reason that is a back-pain concept also opens an episode (onset unknown) when none
+        is open, so "MRI for sciatica" is judged as back pain even with an empty problem list.
+        """
+        if not order.reason_concepts:
+            return self
+        facts = {k: tuple(v) for k, v in self.facts.items()}
+        for concept in order.reason_concepts:
+            reason = Assertion(concept, True, self.now, order.ref, rank=1)
+            facts[concept] = (*facts.get(concept, ()), reason)
+        episodes = self.episodes
+        back_pain = order.reason_concepts & episode_concepts
+        if back_pain:
+            opened = [e for e in self.open_episodes() if e.concepts & back_pain]
+            if not opened:
+                episodes = (*episodes, Episode(back_pain, None, "order-reason", order.ref))
+        return replace(self, facts=facts, episodes=episodes)

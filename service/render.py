@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .knowledge import KnowledgeBase, RuleCard
-from .record import PatientRecord
+from .record import PartialDate, PatientRecord, Span
 from .rules.base import Finding
 
 UUID_NAMESPACE = uuid.UUID("5b6f4c1e-2d1f-4d8e-9a57-4c2b0d7e8a11")
@@ -49,9 +49,21 @@ class Renderer:
             return "".join(items)
         return str(self.common["list_separator"]).join(items[:-1]) + str(self.common["list_last_separator"]) + items[-1]
 
+    def partial(self, value: PartialDate) -> str:
+        """A month-only date as "september 2026", a year-only one as "2026": never an invented day."""
+        if value.precision == "year":
+            return str(value.earliest.year)
+        if value.precision == "month":
+            return f"{self.common['months'][value.earliest.month - 1]} {value.earliest.year}"
+        return self.date(value.earliest)
+
     def value(self, value: Any) -> str:
         if isinstance(value, (datetime, date)):
             return self.date(value)
+        if isinstance(value, PartialDate):
+            return self.partial(value)
+        if isinstance(value, Span):
+            return f"{value.low}–{value.high}"
         if isinstance(value, (list, tuple, set, frozenset)):
             return self.join([self.value(v) for v in value])
         if isinstance(value, float):
@@ -83,6 +95,8 @@ class Renderer:
             lines.append(common["red_flag_screen_negative"])
         if screen.absent:
             lines.append(common["red_flags_absent"].format(items=self.value(screen.absent)))
+        if screen.history:
+            lines.append(common["red_flags_history"].format(items=self.value(screen.history)))
         if screen.missing:
             lines.append(common["red_flags_missing"].format(items=self.value(screen.missing)))
         if not screen.found and not screen.absent and not screen.screened_negative:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from service.record import (
+    Assertion,
     CareEvent,
     DraftOrder,
     Episode,
-    Fact,
     Measurement,
     Medication,
     OnsetBasis,
@@ -55,18 +55,27 @@ def episode(
     )
 
 
-def fact(concept: str, present: bool = True, *, days: float = 1, start_days: float | None = None) -> Fact:
-    return Fact(
+#: The validity windows as shipped (``cards/_meta/validity.json``).
+VALIDITY = json.loads((CARDS / "_meta" / "validity.json").read_text(encoding="utf-8"))["days"]
+
+
+def fact(concept: str, present: bool = True, *, days: float = 1, start_days: float | None = None,
+         end_days: float | None = None, history: bool = False, suspected: bool = False) -> Assertion:
+    """An assertion about ``concept`` recorded ``days`` ago (present, or checked and absent)."""
+    return Assertion(
         concept=concept,
         present=present,
         when=ago(days=days),
-        source=f"Observation/{concept}",
+        source=f"Observation/{concept}-{days}",
         start=None if start_days is None else ago(days=start_days),
+        end=None if end_days is None else ago(days=end_days),
+        history=history,
+        certainty="suspected" if suspected else "confirmed",
     )
 
 
-def strength(grade: int, *, hours: float) -> Measurement:
-    return Measurement(float(grade), ago(hours=hours), f"Observation/strength-{grade}-{hours}")
+def strength(grade: int, *, hours: float = 0, days: float = 0, site: str = "") -> Measurement:
+    return Measurement(float(grade), ago(hours=hours, days=days), f"Observation/strength-{grade}-{hours}-{days}", site)
 
 
 def pain(score: float, *, days: float) -> Measurement:
@@ -104,7 +113,7 @@ def record(
     *,
     age: int | None = 45,
     episodes: Iterable[Episode] = (),
-    facts: Iterable[Fact] = (),
+    facts: Iterable[Assertion] = (),
     strength: Iterable[Measurement] = (),
     pain: Iterable[Measurement] = (),
     medications: Iterable[Medication] = (),
@@ -114,11 +123,11 @@ def record(
     sex: str | None = None,
 ) -> PatientRecord:
     """A patient aged ``age`` today with the given clinical facts."""
-    by_concept: dict[str, list[Fact]] = {}
+    by_concept: dict[str, list[Assertion]] = {}
     for f in facts:
         by_concept.setdefault(f.concept, []).append(f)
     birth = None if age is None else date(NOW.year - age, 1, 1)
-    frozen: Mapping[str, tuple[Fact, ...]] = {k: tuple(v) for k, v in by_concept.items()}
+    frozen: Mapping[str, tuple[Assertion, ...]] = {k: tuple(v) for k, v in by_concept.items()}
     return PatientRecord(
         now=NOW,
         patient_id="p1",
@@ -132,4 +141,5 @@ def record(
         care=tuple(care),
         draft_orders=tuple(orders),
         unavailable=frozenset(unavailable),
+        validity=VALIDITY,
     )

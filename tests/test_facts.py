@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.concepts import Concept
+from service.concepts import EPISODE_CONCEPTS, Concept
 from service.facts import build_record
 from service.terminology import Terminology
 from tests.hookreq import ATC, CPT, LBP, SNOMED, condition, finding, imaging_order, patient
@@ -132,11 +132,12 @@ def test_reason_reference_resolves_to_the_condition(terms):
     assert Concept.NERVE_ROOT in record.draft_orders[0].reason_concepts
 
 
-def test_reason_code_establishes_the_episode_when_the_problem_list_has_none(terms):
+def test_reason_code_establishes_the_episode_for_that_order_when_the_problem_list_has_none(terms):
     order = imaging_order(reasonCode=[{"coding": [{"system": SNOMED, "code": "279039007"}]}])
     record = build(terms, hook="order-sign", orders=(order,)).record
-    (episode,) = record.episodes
-    assert episode.onset is None and episode.source == "ServiceRequest/mri-1"
+    assert record.episodes == ()  # the patient's record holds no episode ...
+    (episode,) = record.for_order(record.draft_orders[0], EPISODE_CONCEPTS).episodes  # ... the order's view does
+    assert episode.onset is None and episode.source == "ServiceRequest/mri-1" and episode.onset_basis == "order-reason"
 
 
 def test_sick_leave_starts_at_the_period_start(terms):

@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "fhir_profiles").rglob("*.json"))
 ACCEPTED = {SNOMED, "http://loinc.org", "http://hl7.org/fhir/sid/icd-10", "urn:oid:1.2.208.176.2.4.12",
             "http://hl7.org/fhir/sid/icpc-2", "http://www.whocc.no/atc", "http://www.ama-assn.org/go/cpt",
-            "https://lbp-cds.org/fhir/CodeSystem/lbp-concepts"}
+            "https://lbp-cds.org/fhir/CodeSystem/lbp-concepts",
+            # coded yes/no answers (answer-yes, answer-no)
+            "http://terminology.hl7.org/CodeSystem/v2-0136",
+            "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])

@@ -22,8 +22,8 @@ Rule = Callable[[PatientRecord, Params], Iterable["Finding"]]
 class RedFlagScreen:
     """What was checked for red flags, and with what result.
 
-    ``found`` are documented present, ``absent`` checked and documented absent,
-    ``missing`` have no record at all. ``screened_negative`` is an explicit
+    ``found`` are documented present now, ``absent`` checked and documented absent now,
+    ``history`` documented only in the past, ``missing`` have nothing current. ``screened_negative`` is an explicit
     ``red-flag-screen`` = false ("screened, none found"). Cards list all three, so that
     "no red flags documented" is never rendered as "no red flags".
     """
@@ -31,6 +31,8 @@ class RedFlagScreen:
     found: tuple[str, ...] = ()
     absent: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    #: Documented in the past only (a previous cancer, an old fall): not now, and never "absent".
+    history: tuple[str, ...] = ()
     screened_negative: bool = False
 
     @property

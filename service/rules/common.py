@@ -1,7 +1,10 @@
 """Clinical derivations several rules share, so that they agree on what a fact means.
 
 Each answers with what it used, because cards must say why. ``None`` always means
-"not documented / cannot tell", never "no".
+"not documented / cannot tell", never "no". Durations are measured within the *current*
+episode; a month-only onset gives a range, and a rule claims "at least N weeks" only when
+the whole range is (:attr:`Duration.whole_weeks`) and "under N weeks" only when the whole
+range is (:attr:`Duration.weeks_max`).
 """
 
 from __future__ import annotations
@@ -10,57 +13,104 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..concepts import CONSERVATIVE_TREATMENT_CONCEPTS, EPISODE_CONCEPTS, Concept
-from ..record import CareEvent, Episode, Measurement, PatientRecord
+from ..record import CareEvent, Episode, Measurement, PartialDate, PatientRecord, Span
 
 
 @dataclass(frozen=True)
 class Duration:
-    """How long the back pain has lasted, and on what basis."""
+    """How long the back pain has lasted, and on what basis.
+
+    ``days`` counts from the earliest possible onset, ``days_min`` from the latest possible
+    one (they differ only for a month- or year-only onset).
+    """
 
     episode: Episode | None
     days: int | None
+    days_min: int | None = None
 
     @property
     def whole_weeks(self) -> int | None:
+        """Weeks the pain has certainly lasted (the low end of a range)."""
+        low = self.days if self.days_min is None else self.days_min
+        return None if low is None else max(low, 0) // 7
+
+    @property
+    def weeks_max(self) -> int | None:
+        """Weeks the pain may have lasted (the high end of a range)."""
         return None if self.days is None else self.days // 7
+
+    @property
+    def is_range(self) -> bool:
+        return self.whole_weeks != self.weeks_max
+
+    @property
+    def weeks(self) -> int | Span | None:
+        """The duration in weeks as a card should state it: a number, or a range ("6–10")."""
+        low, high = self.whole_weeks, self.weeks_max
+        if low is None or high is None:
+            return None
+        return low if low == high else Span(low, high)
 
     @property
     def onset(self) -> datetime | None:
         return None if self.episode is None else self.episode.onset
+
+    @property
+    def onset_shown(self) -> datetime | PartialDate | None:
+        return None if self.episode is None else self.episode.onset_date
 
     def notes(self) -> tuple[str, ...]:
         """Standard sentences that qualify the duration (``cards/_meta/common.json``)."""
         if self.episode is None:
             return ()
         basis = self.episode.onset_basis
+        notes: tuple[str, ...] = ()
         if basis == "recordedDate":
-            return ("onset_from_recorded_date",)
-        if basis == "onsetPeriod.start":
-            return ("onset_from_period",)
-        if basis == "unknown":
-            if self.episode.source.startswith(("ServiceRequest/", "MedicationRequest/")):
-                return ("episode_from_order_reason", "onset_unknown")
-            return ("onset_unknown",)
-        return ()
+            notes = ("onset_from_recorded_date",)
+        elif basis == "onsetPeriod.start":
+            notes = ("onset_from_period",)
+        elif basis == "order-reason":
+            notes = ("episode_from_order_reason", "onset_unknown")
+        elif basis == "unknown":
+            notes = ("onset_unknown",)
+        if self.is_range:
+            notes += ("onset_partial",)
+        return notes
 
 
 def back_pain_duration(record: PatientRecord, concepts: frozenset[str] = EPISODE_CONCEPTS) -> Duration:
-    """Duration since the earliest known onset among episodes of ``concepts``.
+    """Duration since the earliest known onset among open episodes of ``concepts``.
 
     With episodes but no onset anywhere, the duration is unknown (``days`` None) and the
     episode is still returned so the card can say why.
     """
     dated = record.earliest_onset(concepts)
     if dated is not None and dated.onset is not None:
-        return Duration(dated, (record.now - dated.onset).days)
+        days = (record.now - dated.onset).days
+        days_min = None if dated.onset_latest is None else (record.now - dated.onset_latest).days
+        return Duration(dated, days, days_min)
     undated = record.episodes_of(concepts)
     return Duration(undated[0] if undated else None, None)
 
 
+def nerve_root_duration(record: PatientRecord) -> Duration:
+    """Duration of nerve-root pain: from the nerve-root episode, else from the back pain it is part of."""
+    nerve_root = frozenset({Concept.NERVE_ROOT})
+    duration = back_pain_duration(record, nerve_root) if record.episodes_of(nerve_root) else None
+    return duration if duration is not None and duration.days is not None else back_pain_duration(record)
+
+
+def duration_facts(duration: Duration) -> dict[str, object]:
+    """``onset`` and ``weeks`` for the card texts; empty when the onset is unknown."""
+    if duration.onset_shown is None or duration.weeks is None:
+        return {}
+    return {"onset": duration.onset_shown, "weeks": duration.weeks}
+
+
 def nerve_root_involvement(record: PatientRecord) -> bool:
-    """Nerve-root pain: a radiculopathy/sciatica diagnosis or a positive (crossed) SLR."""
-    return bool(record.episodes_of([Concept.NERVE_ROOT])) or record.has(Concept.NERVE_ROOT) or any(
-        record.has(c) for c in (Concept.STRAIGHT_LEG_RAISE, Concept.CROSSED_STRAIGHT_LEG_RAISE)
+    """Nerve-root pain now: an open radiculopathy/sciatica episode or a current (crossed) SLR."""
+    return bool(record.episodes_of([Concept.NERVE_ROOT])) or any(
+        record.has(c) for c in (Concept.NERVE_ROOT, Concept.STRAIGHT_LEG_RAISE, Concept.CROSSED_STRAIGHT_LEG_RAISE)
     )
 
 
@@ -88,10 +138,10 @@ class Improvement:
 
 
 def improvement(record: PatientRecord, since: datetime | None = None, min_fall: float = 0.30) -> Improvement:
-    """Explicit finding first; else compare the first and latest pain score since ``since``."""
-    status = record.status(Concept.NO_SATISFACTORY_IMPROVEMENT)
-    if status is not None:
-        return Improvement(status, "finding")
+    """The explicit finding of this episode first; else the first and latest pain score since ``since``."""
+    finding = record.within_episode(Concept.NO_SATISFACTORY_IMPROVEMENT)
+    if finding is not None and (since is None or finding.when is None or finding.when >= since):
+        return Improvement(finding.present, "finding")
     scores = sorted(
         (m for m in record.pain if m.when is not None and (since is None or m.when >= since)),
         key=lambda m: m.when or record.now,
@@ -103,3 +153,9 @@ def improvement(record: PatientRecord, since: datetime | None = None, min_fall: 
         return Improvement(None, "pain-scores", first, latest)
     fall = (first.value - latest.value) / first.value
     return Improvement(fall < min_fall, "pain-scores", first, latest)
+
+
+def severe_disabling_pain(record: PatientRecord) -> bool:
+    """Severe, disabling pain documented within the current episode (NKR R10's condition)."""
+    found = record.within_episode(Concept.SEVERE_DISABLING_PAIN)
+    return found is not None and found.present

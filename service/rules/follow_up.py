@@ -41,7 +41,9 @@ def closer_follow_up(record: PatientRecord, params: Params) -> Iterator[Finding]
     if not reasons:
         return
     facts: dict[str, object] = {"reasons": tuple(reasons)}
-    high = [m for m in record.pain if m.value >= float(params["high_pain_score"])]
+    start = duration.onset
+    high = [m for m in record.pain if m.value >= float(params["high_pain_score"])
+            and (start is None or (m.when is not None and m.when >= start))]
     variant = None
     if high:
         facts["pain_score"] = high[-1].value
@@ -58,6 +60,8 @@ def analgesic_review(record: PatientRecord, params: Params) -> Iterator[Finding]
     for medication in record.medications_of(ANALGESIC_CONCEPTS):
         if medication.authored is None:
             continue
+        if medication.reasons and not medication.reasons & EPISODE_CONCEPTS:
+            continue  # prescribed for something else (knee osteoarthritis, say): not a back-pain medicine
         days = (record.now - medication.authored).days
         if days < review_days:
             continue
@@ -91,13 +95,19 @@ def annual_review(record: PatientRecord, params: Params) -> Iterator[Finding]:
 
 @rule("FU-SICK-LEAVE")
 def sick_leave(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    facts = sorted(record.facts_of(Concept.SICK_LEAVE), key=lambda f: f.when or f.start or record.now)
-    if not facts or not facts[-1].present:
-        return  # none recorded, or the latest record says the patient is back at work
-    leaves = [f for f in facts if f.present and f.start is not None]
-    if not leaves:
+    """On sick leave now, for longer than ``weeks``: consecutive certificates count as one leave."""
+    current = record.current(Concept.SICK_LEAVE)
+    if current is None or not current.present:
+        return  # none recorded, the leave has ended, or the latest record says the patient is back at work
+    start = None
+    for assertion in reversed(record.timeline(Concept.SICK_LEAVE)):
+        if not assertion.present:
+            break
+        begun = assertion.start or assertion.when
+        if begun is not None and (start is None or begun < start):
+            start = begun
+    if start is None:
         return
-    start = min(f.start for f in leaves if f.start is not None)
     days = (record.now - start).days
     if days <= 7 * int(params["weeks"]):
         return

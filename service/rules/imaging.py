@@ -8,8 +8,11 @@ For each selected imaging order exactly one rule speaks, the most specific one:
 4. spinal stenosis with walking-related leg pain → ``IMG-STENOSIS-EARLY`` / ``-INDICATED`` (8–12 weeks, L399);
 5. otherwise → ``IMG-NOT-INDICATED`` (L387).
 
-Orders for patients with no back-pain episode known (problem list or the order's reason)
-are left alone: the guideline is about patients with low back pain.
+Each order is judged on the record *as that order sees it*: its ``reasonCode`` and
+``reasonReference`` count as current findings (an MRI "for cauda equina" is judged as cauda
+equina whatever the problem list says). Orders for patients with no open back-pain episode
+(problem list or the order's reason) and no red flag are left alone: the guideline is about
+patients with low back pain.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ from collections.abc import Iterator
 from ..concepts import EPISODE_CONCEPTS, IMAGING_CONCEPTS, Concept
 from ..record import DraftOrder, PatientRecord
 from .base import Finding, Params, rule
-from .common import Duration, back_pain_duration, conservative_treatment, improvement, nerve_root_involvement
+from .common import (
+    Duration,
+    back_pain_duration,
+    conservative_treatment,
+    duration_facts,
+    improvement,
+    nerve_root_duration,
+    nerve_root_involvement,
+)
 from .red_flags import acute_flags, imaging_red_flags, red_flag_screen
 
 #: Findings that make a plain X-ray relevant (DSAM L402-L403), or suggest it is (osteoporosis).
@@ -32,11 +43,20 @@ def _modality(order: DraftOrder) -> str:
     return next(c for c in MODALITIES if c in order.concepts)
 
 
-def _orders(record: PatientRecord) -> list[DraftOrder]:
-    """Selected imaging orders of a patient with a known back-pain episode."""
-    if not record.episodes_of(EPISODE_CONCEPTS):
-        return []
-    return [o for o in record.orders_of(IMAGING_CONCEPTS) if o.selected]
+def _orders(record: PatientRecord, params: Params) -> list[tuple[DraftOrder, PatientRecord]]:
+    """Selected imaging orders, each with the record as it sees it (its reasons added).
+
+    Only for a patient with an open back-pain episode — or a red flag, which is reason
+    enough to speak about a scan.
+    """
+    out = []
+    for order in record.orders_of(IMAGING_CONCEPTS):
+        if not order.selected:
+            continue
+        view = record.for_order(order, EPISODE_CONCEPTS)
+        if view.episodes_of(EPISODE_CONCEPTS) or imaging_red_flags(view, params):
+            out.append((order, view))
+    return out
 
 
 def _stenosis(record: PatientRecord) -> bool:
@@ -56,30 +76,25 @@ def _category(record: PatientRecord, order: DraftOrder, params: Params) -> str:
     return "not-indicated"
 
 
-def _duration_facts(duration: Duration) -> dict[str, object]:
-    """``onset`` and ``weeks`` for the card texts; empty when the onset is unknown."""
-    if duration.onset is None or duration.whole_weeks is None:
-        return {}
-    return {"onset": duration.onset, "weeks": duration.whole_weeks}
-
-
 def _window_duration(record: PatientRecord, concepts: frozenset[str]) -> Duration:
     """Duration of the nerve-root/stenosis episode; of any back pain when that one is undated."""
+    if Concept.NERVE_ROOT in concepts:
+        return nerve_root_duration(record)
     duration = back_pain_duration(record, concepts)
     return duration if duration.days is not None else back_pain_duration(record)
 
 
 @rule("IMG-INDICATED-RED-FLAG")
 def indicated_red_flag(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    for order in _orders(record):
-        if _category(record, order, params) != "red-flag":
+    for order, view in _orders(record, params):
+        if _category(view, order, params) != "red-flag":
             continue
-        acute = acute_flags(record, params)
-        flags = tuple(imaging_red_flags(record, params))
+        acute = acute_flags(view, params)
+        flags = tuple(imaging_red_flags(view, params))
         yield Finding(
             "IMG-INDICATED-RED-FLAG",
             facts={"imaging": _modality(order), "flags": flags},
-            screen=red_flag_screen(record, params),
+            screen=red_flag_screen(view, params),
             order_ref=order.ref,
             indicator="critical" if acute else None,
             variant="acute" if acute else None,
@@ -88,15 +103,15 @@ def indicated_red_flag(record: PatientRecord, params: Params) -> Iterator[Findin
 
 @rule("IMG-XRAY-NO-INDICATION")
 def xray_without_indication(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    for order in _orders(record):
-        if _category(record, order, params) != "xray":
+    for order, view in _orders(record, params):
+        if _category(view, order, params) != "xray":
             continue
-        duration = back_pain_duration(record)
-        facts, notes = _duration_facts(duration), duration.notes()
+        duration = back_pain_duration(view)
+        facts, notes = duration_facts(duration), duration.notes()
         yield Finding(
             "IMG-XRAY-NO-INDICATION",
             facts={**facts, "checked": XRAY_INDICATIONS},
-            screen=red_flag_screen(record, params),
+            screen=red_flag_screen(view, params),
             order_ref=order.ref,
             suggestions=("remove-order",),
             notes=notes,
@@ -113,37 +128,45 @@ def _conservative_window(record: PatientRecord, params: Params, concepts: frozen
     """
     prefix = "nerve_root" if category == "nerve-root" else "stenosis"
     min_weeks, max_weeks = int(params[f"{prefix}_min_weeks"]), int(params[f"{prefix}_max_weeks"])
-    for order in _orders(record):
-        if _category(record, order, params) != category:
+    for order, view in _orders(record, params):
+        if _category(view, order, params) != category:
             continue
-        duration = _window_duration(record, concepts)
-        facts, notes, weeks = _duration_facts(duration), duration.notes(), duration.whole_weeks
-        improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
-        treatment = conservative_treatment(record, since=duration.onset)
-        base = {**facts, "min_weeks": min_weeks, "max_weeks": max_weeks,
-                "imaging": _modality(order)}
-        if treatment:
-            base["treatment"] = tuple(dict.fromkeys(c for e in treatment for c in sorted(e.concepts)))
-        indicated = isinstance(weeks, int) and weeks >= min_weeks and improved.unsatisfactory is True
-        if indicated:
-            if want == "indicated":
-                variant = "pain_scores" if improved.basis == "pain-scores" else None
-                if improved.first and improved.latest:
-                    base |= {"first_score": improved.first.value, "latest_score": improved.latest.value}
-                yield Finding(rule_indicated, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref,
-                              notes=notes, variant=variant)
-            continue
-        if want != "early":
-            continue
-        if weeks is None:
-            variant = "onset_unknown"
-        elif weeks < min_weeks:
-            variant = None
-        else:
-            variant = "improvement_not_documented" if improved.unsatisfactory is None else "improving"
-        suggestions = ("remove-order", "replace-with-exercise" if not treatment else "plan-follow-up")
-        yield Finding(rule_early, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref, notes=notes,
-                      variant=variant, suggestions=suggestions)
+        yield from _window_finding(view, order, params, concepts, (rule_early, rule_indicated), want,
+                                   (min_weeks, max_weeks))
+
+
+def _window_finding(record: PatientRecord, order: DraftOrder, params: Params, concepts: frozenset[str],
+                    rules: tuple[str, str], want: str, window: tuple[int, int]) -> Iterator[Finding]:
+    """The early or indicated card for one order; "indicated" only when the whole duration range is past the window."""
+    rule_early, rule_indicated = rules
+    min_weeks, max_weeks = window
+    duration = _window_duration(record, concepts)
+    facts, notes, weeks = duration_facts(duration), duration.notes(), duration.whole_weeks
+    improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
+    treatment = conservative_treatment(record, since=duration.onset)
+    base = {**facts, "min_weeks": min_weeks, "max_weeks": max_weeks, "imaging": _modality(order)}
+    if treatment:
+        base["treatment"] = tuple(dict.fromkeys(c for e in treatment for c in sorted(e.concepts)))
+    indicated = isinstance(weeks, int) and weeks >= min_weeks and improved.unsatisfactory is True
+    if indicated:
+        if want == "indicated":
+            variant = "pain_scores" if improved.basis == "pain-scores" else None
+            if improved.first and improved.latest:
+                base |= {"first_score": improved.first.value, "latest_score": improved.latest.value}
+            yield Finding(rule_indicated, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref,
+                          notes=notes, variant=variant)
+        return
+    if want != "early":
+        return
+    if weeks is None:
+        variant = "onset_unknown"
+    elif weeks < min_weeks:
+        variant = None
+    else:
+        variant = "improvement_not_documented" if improved.unsatisfactory is None else "improving"
+    suggestions = ("remove-order", "replace-with-exercise" if not treatment else "plan-follow-up")
+    yield Finding(rule_early, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref, notes=notes,
+                  variant=variant, suggestions=suggestions)
 
 
 def _register_window(category: str, concept: str, early: str, indicated: str) -> None:
@@ -165,11 +188,11 @@ _register_window("stenosis", Concept.SPINAL_STENOSIS, "IMG-STENOSIS-EARLY", "IMG
 @rule("IMG-NOT-INDICATED")
 def not_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
     exercise_weeks = int(params["exercise_weeks"])
-    for order in _orders(record):
-        if _category(record, order, params) != "not-indicated":
+    for order, view in _orders(record, params):
+        if _category(view, order, params) != "not-indicated":
             continue
-        duration = back_pain_duration(record)
-        facts, notes, weeks = _duration_facts(duration), duration.notes(), duration.whole_weeks
+        duration = back_pain_duration(view)
+        facts, notes, weeks = duration_facts(duration), duration.notes(), duration.whole_weeks
         if weeks is None:
             variant, offer = "onset_unknown", ("remove-order", "plan-follow-up")
         elif weeks >= exercise_weeks:
@@ -179,7 +202,7 @@ def not_indicated(record: PatientRecord, params: Params) -> Iterator[Finding]:
         yield Finding(
             "IMG-NOT-INDICATED",
             facts={**facts, "imaging": _modality(order), "exercise_weeks": exercise_weeks},
-            screen=red_flag_screen(record, params),
+            screen=red_flag_screen(view, params),
             order_ref=order.ref,
             suggestions=offer,
             notes=notes,

@@ -18,9 +18,19 @@ NSAID_RISKS = (Concept.GI_RISK, Concept.CARDIOVASCULAR_DISEASE, Concept.KIDNEY_D
 
 
 def _drafts(record: PatientRecord, concept: str) -> list[DraftOrder]:
-    if not record.episodes_of(EPISODE_CONCEPTS):
-        return []
-    return [o for o in record.orders_of([concept]) if o.selected and o.resource_type == "MedicationRequest"]
+    """Selected drafts of ``concept`` for back pain: an open episode, or the order's reason says so.
+
+    A draft whose reason names something else (knee osteoarthritis) is not about back pain.
+    """
+    out = []
+    for order in record.orders_of([concept]):
+        if not order.selected or order.resource_type != "MedicationRequest":
+            continue
+        if order.reason_concepts and not order.reason_concepts & EPISODE_CONCEPTS:
+            continue
+        if record.for_order(order, EPISODE_CONCEPTS).episodes_of(EPISODE_CONCEPTS):
+            out.append(order)
+    return out
 
 
 def _simple(rule_id: str, concept: str) -> None:

@@ -9,11 +9,11 @@ documented at all. Imaging cards attach it, so that "nothing documented" is neve
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
-from ..concepts import Concept
-from ..record import Measurement, PatientRecord
+from ..concepts import EPISODE_CONCEPTS, Concept
+from ..record import PatientRecord
 from .base import Finding, Params, RedFlagScreen, rule
+from .strength import acute_paresis, current_paresis, measured_progression
 
 #: What is checked for red flags, in the order a GP would read them.
 SCREENED = (
@@ -35,48 +35,30 @@ ACUTE = (Concept.CAUDA_EQUINA, Concept.SADDLE_ANAESTHESIA, Concept.BLADDER_DYSFU
          Concept.BOWEL_DYSFUNCTION, Concept.PARESIS, Concept.PROGRESSIVE_DEFICIT)
 #: Documented present, these make imaging indicated (DSAM L391-L396, L402-L403).
 SERIOUS = (Concept.MALIGNANCY, Concept.INFECTION, Concept.FRACTURE)
+#: A suspicion of these is DSAM's "mistanke om": acute work-up (L391-L392, L644).
+SUSPECTED_SERIOUS = (Concept.MALIGNANCY, Concept.INFECTION)
 #: Risk factors for fracture: with trauma (incl. a fall) they raise the suspicion of fracture (DSAM L396, L402).
 FRACTURE_RISK = (Concept.OSTEOPOROSIS, Concept.LONG_TERM_CORTICOSTEROID)
 INFLAMMATORY = (Concept.NIGHT_PAIN, Concept.MORNING_STIFFNESS, Concept.IMPROVES_WITH_ACTIVITY,
                 Concept.FAMILY_HISTORY_SPA)
 
 
-def _recent(record: PatientRecord, concept: str, days: float) -> bool:
-    """Documented present within ``days`` (or undated): "nyopstået" symptoms only."""
-    limit = record.now - timedelta(days=days)
-    return any(f.present and (f.when is None or f.when >= limit) for f in record.facts_of(concept))
-
-
-def acute_paresis(record: PatientRecord, params: Params) -> dict[str, object] | None:
-    """Paresis of grade ≤ ``max_grade`` that arose within ``window_hours`` (data contract).
-
-    Either a paresis / foot-drop diagnosis with onset in the window, or a measured grade at
-    or below the threshold whose earlier grade in the record, within the window, was higher.
-    """
-    window = timedelta(hours=float(params["paresis_window_hours"]))
-    max_grade = float(params["paresis_max_grade"])
-    for fact in record.facts_of(Concept.PARESIS):
-        if fact.present and fact.when is not None and timedelta(0) <= record.now - fact.when <= window:
-            return {"paresis_since": fact.when, "basis": "diagnosis"}
-    grades: list[Measurement] = [m for m in record.strength if m.when is not None]
-    for later in grades:
-        if later.value > max_grade or later.when is None:
-            continue
-        for earlier in grades:
-            if earlier.when is None or not earlier.when < later.when <= earlier.when + window:
-                continue
-            if earlier.value > later.value and record.now - later.when <= window:
-                return {"grade": int(later.value), "earlier_grade": int(earlier.value),
-                        "paresis_since": later.when, "basis": "grades"}
-    return None
+def progressive(record: PatientRecord, params: Params) -> bool:
+    """Progressive neurological deficit now: recorded as such, or a falling strength series."""
+    return record.has(Concept.PROGRESSIVE_DEFICIT) or measured_progression(record, params) is not None
 
 
 def serious_flags(record: PatientRecord, params: Params) -> list[str]:
-    """Suspected cancer, infection or fracture; or a recent trauma with a fracture risk factor."""
-    flags: list[str] = [c for c in SERIOUS if record.has(c)]
-    if _recent(record, Concept.TRAUMA, float(params["recent_trauma_days"])) and fracture_risk(record):
+    """Confirmed current cancer, infection or fracture; or a recent trauma with a fracture risk factor."""
+    flags: list[str] = [c for c in SERIOUS if record.confirmed(c)]
+    if record.recent(Concept.TRAUMA, float(params["recent_trauma_days"])) and fracture_risk(record):
         flags.append(Concept.TRAUMA)
     return flags
+
+
+def suspected_flags(record: PatientRecord) -> list[str]:
+    """Cancer or infection recorded as a suspicion (provisional or differential diagnosis)."""
+    return [c for c in SUSPECTED_SERIOUS if record.suspected(c)]
 
 
 def fracture_risk(record: PatientRecord) -> list[str]:
@@ -90,49 +72,59 @@ def fracture_risk(record: PatientRecord) -> list[str]:
 def imaging_red_flags(record: PatientRecord, params: Params) -> list[str]:
     """Everything documented now that can make imaging relevant, in screen order.
 
-    Acute and serious flags, a recent trauma (DSAM L396: "fraktur efter traume"), and recent
-    fever or weight loss (seed 000 L369: systemic symptoms that can indicate serious disease).
+    Acute and serious flags, a suspicion of cancer, infection or fracture, a recent trauma
+    (DSAM L396: "fraktur efter traume"), and recent fever or weight loss (seed 000 L369:
+    systemic symptoms that can indicate serious disease).
     """
     days = float(params["new_symptom_days"])
     found = set(acute_flags(record, params)) | set(serious_flags(record, params))
-    if _recent(record, Concept.TRAUMA, float(params["recent_trauma_days"])):
+    found |= {c for c in SERIOUS if record.suspected(c)}
+    if record.recent(Concept.TRAUMA, float(params["recent_trauma_days"])):
         found.add(Concept.TRAUMA)
-    found |= {c for c in (Concept.WEIGHT_LOSS, Concept.FEVER) if _recent(record, c, days)}
+    found |= {c for c in (Concept.WEIGHT_LOSS, Concept.FEVER) if record.recent(c, days)}
     return [c for c in SCREENED if c in found]
 
 
 def red_flag_screen(record: PatientRecord, params: Params) -> RedFlagScreen:
-    """Found now / checked and absent / not documented, for the flags in :data:`SCREENED`.
+    """Found now / checked and absent now / documented only in the past / not documented now.
 
-    A flag documented only in the past (an old fall, long-standing incontinence) is not
-    "found" and not "absent"; it is simply not listed.
+    A flag documented only in the past (an old fall, a previous cancer, incontinence a year
+    ago) is listed as history: not found now, and never "absent".
     """
     found = imaging_red_flags(record, params)
+    absent = [c for c in record.checked_absent(SCREENED) if c not in found]
+    history = [c for c in SCREENED if c not in found and record.status(c) is not True and record.history(c)]
+    missing = [c for c in record.not_documented(SCREENED) if c not in found and c not in history]
     return RedFlagScreen(
         found=tuple(found),
-        absent=tuple(c for c in record.checked_absent(SCREENED) if c not in found),
-        missing=tuple(record.not_documented(SCREENED)),
+        absent=tuple(absent),
+        missing=tuple(missing),
+        history=tuple(history),
         screened_negative=record.status(Concept.RED_FLAG_SCREEN) is False,
     )
 
 
+def cauda_equina_signs(record: PatientRecord, params: Params) -> list[str]:
+    """Cauda equina now: the diagnosis, saddle anaesthesia, or bladder/bowel dysfunction that is new."""
+    days = float(params["new_symptom_days"])
+    signs: list[str] = [c for c in (Concept.CAUDA_EQUINA, Concept.SADDLE_ANAESTHESIA) if record.has(c)]
+    signs += [c for c in (Concept.BLADDER_DYSFUNCTION, Concept.BOWEL_DYSFUNCTION) if record.recent(c, days)]
+    return signs
+
+
 def acute_flags(record: PatientRecord, params: Params) -> list[str]:
     """Red flags present that call for acute referral (cauda equina, acute paresis, progression)."""
-    days = float(params["new_symptom_days"])
-    flags: list[str] = [c for c in (Concept.CAUDA_EQUINA, Concept.SADDLE_ANAESTHESIA) if record.has(c)]
-    flags += [c for c in (Concept.BLADDER_DYSFUNCTION, Concept.BOWEL_DYSFUNCTION) if _recent(record, c, days)]
+    flags = cauda_equina_signs(record, params)
     if acute_paresis(record, params) is not None:
         flags.append(Concept.PARESIS)
-    if record.has(Concept.PROGRESSIVE_DEFICIT):
+    if progressive(record, params):
         flags.append(Concept.PROGRESSIVE_DEFICIT)
     return flags
 
 
 @rule("RF-CAUDA-EQUINA")
 def cauda_equina(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    days = float(params["new_symptom_days"])
-    signs = [c for c in (Concept.CAUDA_EQUINA, Concept.SADDLE_ANAESTHESIA) if record.has(c)]
-    signs += [c for c in (Concept.BLADDER_DYSFUNCTION, Concept.BOWEL_DYSFUNCTION) if _recent(record, c, days)]
+    signs = cauda_equina_signs(record, params)
     if signs:
         yield Finding("RF-CAUDA-EQUINA", facts={"signs": tuple(signs)}, screen=red_flag_screen(record, params))
 
@@ -142,23 +134,63 @@ def paresis(record: PatientRecord, params: Params) -> Iterator[Finding]:
     found = acute_paresis(record, params)
     if found is None:
         return
-    facts = {"since": found["paresis_since"], "max_grade": int(params["paresis_max_grade"]),
-             "window_hours": int(params["paresis_window_hours"])}
-    if found["basis"] == "grades":
-        facts |= {"grade": found["grade"], "earlier_grade": found["earlier_grade"]}
-        yield Finding("RF-ACUTE-PARESIS", facts=facts, variant="grades", screen=red_flag_screen(record, params))
-    else:
-        yield Finding("RF-ACUTE-PARESIS", facts=facts, screen=red_flag_screen(record, params))
+    facts: dict[str, object] = {"since": found.since, "max_grade": int(params["paresis_max_grade"]),
+                                "window_hours": int(params["paresis_window_hours"])}
+    if found.grade is not None:
+        facts["grade"] = found.grade
+    variant = None
+    if found.basis == "grades":
+        facts["earlier_grade"] = found.earlier_grade
+        variant = "grades"
+    elif found.basis == "diagnosis-and-grade":
+        variant = "diagnosis_and_grade"
+    yield Finding("RF-ACUTE-PARESIS", facts=facts, variant=variant, screen=red_flag_screen(record, params))
 
 
 @rule("RF-PROGRESSIVE-DEFICIT")
 def progressive_deficit(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    facts = [f for f in record.facts_of(Concept.PROGRESSIVE_DEFICIT) if f.present]
-    if facts:
-        when = max((f.when for f in facts if f.when is not None), default=None)
-        variant = None if when is not None else "undated"
-        yield Finding("RF-PROGRESSIVE-DEFICIT", facts={"recorded": when} if when else {}, variant=variant,
-                      screen=red_flag_screen(record, params))
+    screen = red_flag_screen(record, params)
+    recorded = record.current(Concept.PROGRESSIVE_DEFICIT)
+    if recorded is not None and recorded.present:
+        facts = {"recorded": recorded.when} if recorded.when else {}
+        yield Finding("RF-PROGRESSIVE-DEFICIT", facts=facts, variant=None if recorded.when else "undated",
+                      screen=screen)
+        return
+    measured = measured_progression(record, params)
+    if measured is None or acute_paresis(record, params) is not None:
+        return  # one card per problem: the acute-paresis card already asks for acute referral
+    _, top, last = measured
+    yield Finding("RF-PROGRESSIVE-DEFICIT", variant="grades", screen=screen,
+                  facts={"earlier_grade": int(top.value), "earlier": top.when, "grade": int(last.value),
+                         "measured": last.when})
+
+
+@rule("RF-PARESIS-NON-ACUTE")
+def paresis_non_acute(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    """Grade ≤ 3 that is not new: hospital assessment, but not acute (DSAM L305, L647)."""
+    if acute_flags(record, params):
+        return
+    found = current_paresis(record, params)
+    if found is None:
+        return
+    if found.basis == "diagnosis" and not record.episodes_of(EPISODE_CONCEPTS):
+        return  # a paresis diagnosis alone (after a stroke, say) is not about back pain
+    facts: dict[str, object] = {"max_grade": int(params["paresis_max_grade"])}
+    if found.grade is not None:
+        facts |= {"grade": found.grade, "measured": found.since}
+        variant = None
+    else:
+        facts["since"] = found.since
+        variant = "diagnosis"
+    yield Finding("RF-PARESIS-NON-ACUTE", facts=facts, variant=variant, screen=red_flag_screen(record, params))
+
+
+@rule("RF-SUSPECTED-SERIOUS")
+def suspected_serious(record: PatientRecord, params: Params) -> Iterator[Finding]:
+    """A suspicion of cancer or infection recorded: acute work-up (DSAM L391-L392, L644)."""
+    flags = suspected_flags(record)
+    if flags:
+        yield Finding("RF-SUSPECTED-SERIOUS", facts={"flags": tuple(flags)}, screen=red_flag_screen(record, params))
 
 
 @rule("RF-SERIOUS-PATHOLOGY")
@@ -178,7 +210,7 @@ def serious_pathology(record: PatientRecord, params: Params) -> Iterator[Finding
 
 @rule("RF-INFLAMMATORY")
 def inflammatory(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    if record.has(Concept.AXIAL_SPONDYLOARTHRITIS):
+    if record.has(Concept.AXIAL_SPONDYLOARTHRITIS) or record.history(Concept.AXIAL_SPONDYLOARTHRITIS):
         return  # already diagnosed: the card is about suspicion
     features: list[str] = [c for c in INFLAMMATORY if record.has(c)]
     onset = record.earliest_onset()

@@ -69,8 +69,8 @@ def test_alternative_offered_changes_at_six_weeks(weeks, days, offer):
 
 
 def test_screened_negative_is_said_and_unknown_onset_is_said():
-    rec = record(episodes=[episode("low-back-pain", weeks=None, source="ServiceRequest/mri-1")], orders=[MRI],
-                 facts=[fact("red-flag-screen", present=False)])
+    rec = record(episodes=[episode("low-back-pain", weeks=None, basis="order-reason", source="ServiceRequest/mri-1")],
+                 orders=[MRI], facts=[fact("red-flag-screen", present=False)])
     (card,) = cards("IMG-NOT-INDICATED", rec)
     assert "screening for røde flag uden fund" in card["da"]["detail"]
     assert "debut er ikke dokumenteret" in card["da"]["detail"]
