@@ -30,6 +30,8 @@ class Concept(StrEnum):
     PROGRESSIVE_DEFICIT = "progressive-neurological-deficit"
     # Red flags: serious pathology and its risk factors
     MALIGNANCY = "malignancy"
+    #: Codes that *mean* a history ("H/O cancer", ICD-10 Z85): read as history of MALIGNANCY.
+    MALIGNANCY_HISTORY = "malignancy-history"
     INFECTION = "spinal-infection"
     FRACTURE = "vertebral-fracture"
     TRAUMA = "trauma"
@@ -108,6 +110,8 @@ EPISODE_CONCEPTS = frozenset(
 )
 #: Coded answers: they say whether the Observation's own code is present, they are no finding.
 ANSWER_CONCEPTS = frozenset({Concept.ANSWER_YES, Concept.ANSWER_NO})
+#: Concepts whose codes mean "history of" another concept: asserted as that concept's history.
+HISTORY_OF: dict[str, str] = {Concept.MALIGNANCY_HISTORY: Concept.MALIGNANCY}
 #: Concepts of lumbar imaging orders.
 IMAGING_CONCEPTS = frozenset({Concept.LUMBAR_MRI, Concept.LUMBAR_CT, Concept.LUMBAR_XRAY})
 #: Concepts of back-pain analgesics (for the analgesic review).

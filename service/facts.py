@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from . import fhir
-from .concepts import ANSWER_CONCEPTS, EPISODE_CONCEPTS, Concept
+from .concepts import ANSWER_CONCEPTS, EPISODE_CONCEPTS, HISTORY_OF, Concept
 from .record import (
     Assertion,
     CareEvent,
@@ -144,6 +144,8 @@ def _condition(model: Any, out: _Draft, now: datetime) -> None:
                                     onset_latest=onset.latest if onset.precision in ("month", "year") else None,
                                     onset_precision=onset.precision))
     for concept in concepts:
+        if concept in HISTORY_OF:  # "history of cancer" is about the past by its very code
+            out.add(Assertion(HISTORY_OF[concept], True, onset.when, ref, history=True))
         out.add(Assertion(concept, True, onset.when, ref, start=onset.when, end=end,
                           history=resolved and end is None, certainty=certainty))
 

@@ -18,7 +18,9 @@ PATIENT_DATA: Mapping[str, str] = MappingProxyType(
         "patient": "Patient/{{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}",
         "observations": "Observation?patient={{context.patientId}}",
-        "medications": "MedicationRequest?patient={{context.patientId}}&status=active",
+        "medications": (
+            "MedicationRequest?patient={{context.patientId}}&status=active&_include=MedicationRequest:medication"
+        ),
         "servicerequests": "ServiceRequest?patient={{context.patientId}}",
         "procedures": "Procedure?patient={{context.patientId}}",
         "encounters": "Encounter?patient={{context.patientId}}",

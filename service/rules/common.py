@@ -93,11 +93,13 @@ def back_pain_duration(record: PatientRecord, concepts: frozenset[str] = EPISODE
     return Duration(undated[0] if undated else None, None)
 
 
-def nerve_root_duration(record: PatientRecord) -> Duration:
-    """Duration of nerve-root pain: from the nerve-root episode, else from the back pain it is part of."""
-    nerve_root = frozenset({Concept.NERVE_ROOT})
-    duration = back_pain_duration(record, nerve_root) if record.episodes_of(nerve_root) else None
-    return duration if duration is not None and duration.days is not None else back_pain_duration(record)
+def episode_duration(record: PatientRecord) -> Duration:
+    """Duration of the current episode, from its earliest open onset.
+
+    Nerve-root and stenosis windows count from here too: back pain re-coded as sciatica is
+    the same episode, and re-coding must not restart the 6-8 week clock (DSAM L398).
+    """
+    return back_pain_duration(record)
 
 
 def duration_facts(duration: Duration) -> dict[str, object]:

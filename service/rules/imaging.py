@@ -23,15 +23,14 @@ from ..concepts import EPISODE_CONCEPTS, IMAGING_CONCEPTS, Concept
 from ..record import DraftOrder, PatientRecord
 from .base import Finding, Params, rule
 from .common import (
-    Duration,
     back_pain_duration,
     conservative_treatment,
     duration_facts,
+    episode_duration,
     improvement,
-    nerve_root_duration,
     nerve_root_involvement,
 )
-from .red_flags import acute_flags, imaging_red_flags, red_flag_screen
+from .red_flags import acute_flags, imaging_red_flags, red_flag_screen, suspected_flags
 
 #: Findings that make a plain X-ray relevant (DSAM L402-L403), or suggest it is (osteoporosis).
 XRAY_INDICATIONS = (Concept.FRACTURE, Concept.SPONDYLOLISTHESIS, Concept.SPONDYLOLYSIS, Concept.OSTEOPOROSIS)
@@ -76,20 +75,12 @@ def _category(record: PatientRecord, order: DraftOrder, params: Params) -> str:
     return "not-indicated"
 
 
-def _window_duration(record: PatientRecord, concepts: frozenset[str]) -> Duration:
-    """Duration of the nerve-root/stenosis episode; of any back pain when that one is undated."""
-    if Concept.NERVE_ROOT in concepts:
-        return nerve_root_duration(record)
-    duration = back_pain_duration(record, concepts)
-    return duration if duration.days is not None else back_pain_duration(record)
-
-
 @rule("IMG-INDICATED-RED-FLAG")
 def indicated_red_flag(record: PatientRecord, params: Params) -> Iterator[Finding]:
     for order, view in _orders(record, params):
         if _category(view, order, params) != "red-flag":
             continue
-        acute = acute_flags(view, params)
+        acute = acute_flags(view, params) or suspected_flags(view)
         flags = tuple(imaging_red_flags(view, params))
         yield Finding(
             "IMG-INDICATED-RED-FLAG",
@@ -140,7 +131,7 @@ def _window_finding(record: PatientRecord, order: DraftOrder, params: Params, co
     """The early or indicated card for one order; "indicated" only when the whole duration range is past the window."""
     rule_early, rule_indicated = rules
     min_weeks, max_weeks = window
-    duration = _window_duration(record, concepts)
+    duration = episode_duration(record)
     facts, notes, weeks = duration_facts(duration), duration.notes(), duration.whole_weeks
     improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
     treatment = conservative_treatment(record, since=duration.onset)

@@ -18,8 +18,8 @@ from .common import (
     back_pain_duration,
     conservative_treatment,
     duration_facts,
+    episode_duration,
     improvement,
-    nerve_root_duration,
     nerve_root_involvement,
     severe_disabling_pain,
 )
@@ -53,7 +53,7 @@ def _surgical_situation(record: PatientRecord, params: Params) -> tuple[Duration
     """
     if not nerve_root_involvement(record) or record.care_of([Concept.SURGICAL_ASSESSMENT]):
         return None
-    duration = nerve_root_duration(record)
+    duration = episode_duration(record)
     weeks = duration.whole_weeks
     if duration.onset is None or weeks is None or not severe_disabling_pain(record):
         return None
@@ -107,7 +107,7 @@ def back_medicine(record: PatientRecord, params: Params) -> Iterator[Finding]:
     if record.care_of([Concept.BACK_MEDICINE]) or acute_flags(record, params):
         return
     if nerve_root_involvement(record):
-        duration = nerve_root_duration(record)
+        duration = episode_duration(record)
         improved = improvement(record, since=duration.onset, min_fall=float(params["min_pain_fall"]))
         weeks = duration.whole_weeks
         if weeks is not None and weeks >= int(params["nerve_root_min_weeks"]) and improved.unsatisfactory is True:
@@ -176,7 +176,7 @@ def _recent_nerve_root(record: PatientRecord, params: Params) -> int | None:
     """Weeks since onset of nerve-root pain, when it is certainly recent (NKR: up to 12 weeks)."""
     if not nerve_root_involvement(record):
         return None
-    weeks = nerve_root_duration(record).weeks_max
+    weeks = episode_duration(record).weeks_max
     if weeks is None or weeks > int(params["recent_weeks"]):
         return None
     return weeks
