@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .knowledge import KnowledgeBase
 
 
@@ -47,4 +49,31 @@ def catalogue_markdown(kb: KnowledgeBase) -> str:
             lines.append(f"- **Parameters** (`LBP_CDS_RULE_PARAMS`): {params}")
         if "inferred" in r.data:
             lines.append(f"- **Added by lbp-cds (not in the guideline text):** {_cell(r.data['inferred'])}")
+    return "\n".join(lines) + "\n"
+
+
+SYSTEM_NAMES = {
+    "http://snomed.info/sct": "SNOMED CT",
+    "http://hl7.org/fhir/sid/icd-10": "ICD-10",
+    "urn:oid:1.2.208.176.2.4.12": "SKS-D",
+    "http://hl7.org/fhir/sid/icpc-2": "ICPC-2",
+    "http://www.whocc.no/atc": "ATC",
+    "http://loinc.org": "LOINC",
+    "http://www.ama-assn.org/go/cpt": "CPT",
+    "https://lbp-cds.org/fhir/CodeSystem/lbp-concepts": "lbp-concepts",
+    "http://terminology.hl7.org/CodeSystem/v2-0136": "HL7 v2-0136",
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation": "HL7 interpretation",
+}
+
+
+def concept_table(valuesets: list[dict[str, Any]]) -> str:
+    """The data contract's §5: one row per concept with its codes, from the ValueSets as shipped."""
+    lines = ["| Concept | Codes |", "|---|---|"]
+    for vs in sorted(valuesets, key=lambda v: str(v["id"])):
+        codes = []
+        for include in vs["compose"]["include"]:
+            name = SYSTEM_NAMES.get(include["system"], include["system"])
+            codes += [f"{name} `{c['code']}`" for c in include.get("concept", ())]
+            codes += [f"{name} `{f['value']}`\\*" for f in include.get("filter", ())]
+        lines.append(f"| `{vs['id']}` ({_cell(vs.get('title', vs['id']))}) | {', '.join(codes)} |")
     return "\n".join(lines) + "\n"

@@ -77,6 +77,17 @@ def catalogue() -> None:
     click.echo(catalogue_markdown(load_knowledge(Path(DEFAULTS["CARDS_DIR"]))), nl=False)
 
 
+@main.command()
+def codes() -> None:
+    """Print the concept/code table of docs/data-contract.md §5 from fhir_profiles/valuesets/."""
+    from .catalogue import concept_table
+    from .config import DEFAULTS
+
+    folder = Path(DEFAULTS["PROFILES_DIR"]) / "valuesets"
+    valuesets = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    click.echo(concept_table(valuesets), nl=False)
+
+
 @main.command("check-knowledge")
 def check_knowledge() -> None:
     """Load cards/ and fhir_profiles/ as at start-up; exit non-zero on any problem."""

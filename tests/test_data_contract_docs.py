@@ -49,3 +49,6 @@ def test_the_examples_mean_what_the_page_says():
     assert record.has(Concept.TRAUMA) and record.has(Concept.PARESIS)
     assert record.facts_of(Concept.SICK_LEAVE)[0].start is not None
     assert Concept.LUMBAR_MRI in record.draft_orders[0].concepts
+    assert record.status(Concept.BLADDER_DYSFUNCTION) is False  # "No" coded as an answer
+    assert record.status(Concept.MALIGNANCY) is None and record.history(Concept.MALIGNANCY)  # previous cancer
+    assert record.medications_of([Concept.GABAPENTINOID])  # medicationReference to a contained Medication

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from service.catalogue import catalogue_markdown
+from service.catalogue import catalogue_markdown, concept_table
 from service.concepts import Concept
 from service.config import setting_names
 from service.knowledge import load_knowledge
@@ -22,6 +23,13 @@ def test_rule_catalogue_is_generated_from_the_cards():
     expected = catalogue_markdown(load_knowledge(ROOT / "cards"))
     actual = (ROOT / "docs/rules.md").read_text(encoding="utf-8")
     assert actual == expected, "docs/rules.md is stale: run python -m service catalogue > docs/rules.md"
+
+
+def test_the_data_contract_code_table_is_generated_from_the_value_sets():
+    folder = ROOT / "fhir_profiles/valuesets"
+    table = concept_table([json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))])
+    contract = (ROOT / "docs/data-contract.md").read_text(encoding="utf-8")
+    assert table in contract, "docs/data-contract.md §5 is stale: paste the output of python -m service codes"
 
 
 def test_every_rule_is_in_the_clinical_decisions_or_catalogue():
