@@ -133,7 +133,7 @@ def test_abatement_without_clinical_status_ends_the_episode(mode):
 
 def test_recoding_back_pain_as_sciatica_does_not_restart_the_clock():
     first = condition("lbp", ICPC2, "L03", onset=day(70))
-    recoded = condition("sci", ICPC2, "L86", onset=day(70), recordedDate=day(20))
+    recoded = condition("sci", ICPC2, "L86", onset=day(20))  # re-coded three weeks ago
     nsi = finding("nsi", "no-satisfactory-improvement", at(2), True)
     assert "IMG-NERVE-ROOT-INDICATED" in fired(run("order-select", [first, recoded, nsi], [mri()]))
 
