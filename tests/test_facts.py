@@ -12,7 +12,7 @@ from service.facts import build_record
 from service.terminology import Terminology
 from tests.hookreq import ATC, CPT, LBP, SNOMED, condition, finding, imaging_order, patient
 
-NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+NOW = datetime.now(UTC)  # hookreq dates resources from the real clock
 PROFILES = Path(__file__).resolve().parent.parent / "fhir_profiles"
 
 
