@@ -44,7 +44,7 @@ def main(ctx: click.Context, host: str, port: int) -> None:
         if authenticator().dev_key_path is not None:
             click.echo(
                 "lbp-cds: no LBP_CDS_CLIENTS, so calls need a token from the local development key; for each call:\n"
-                f"  curl -H \"Authorization: Bearer $(python -m service token --aud http://{host}:{port}"
+                f"  curl -H \"Authorization: Bearer $({sys.executable} -m service token --aud http://{host}:{port}"
                 "/cds-services/lbp-order-select)\" ...",
                 err=True,
             )
