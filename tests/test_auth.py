@@ -298,6 +298,7 @@ def test_an_allowlisted_jku_is_fetched_once_and_cached(secured):
         token = sign(JKU_KEY, kid="rot-1", iss=ROTATING, headers={"jku": JKU})
         assert call(secured, token).status_code == 200
     assert len(responses.calls) == 1
+    assert responses.calls[0].request.req_kwargs["timeout"] == 5.0  # LBP_CDS_JWKS_TIMEOUT
 
 
 @responses.activate
@@ -346,6 +347,18 @@ def test_a_malformed_clients_file_stops_start_up_naming_the_file(tmp_path, conte
     assert str(path) in str(info.value)
 
 
+def test_check_knowledge_also_checks_the_clients_file(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    path = tmp_path / "clients.json"
+    path.write_text('{"clients": [{"iss": "a"}]}')
+    monkeypatch.setenv("LBP_CDS_CLIENTS", str(path))
+    result = CliRunner().invoke(main, ["check-knowledge"])
+    assert result.exit_code != 0 and str(path) in result.output
+
+
 def test_the_shipped_sandbox_demo_file_loads():
     from service.clients import load_clients
 
@@ -389,3 +402,15 @@ def test_token_command_prints_a_token_the_server_accepts(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["token", "--aud", HOOK_URL])
     assert result.exit_code == 0, result.output
     assert call(client, result.stdout.strip()).status_code == 200
+
+
+def test_a_jti_is_remembered_until_its_token_expires_and_then_forgotten(tmp_path):
+    from service.storage import SqliteStorage
+
+    store = SqliteStorage(tmp_path / "db.sqlite3")
+    now = time.time()
+    assert store.remember_jti(EHR, "j-1", now + 60)
+    assert not store.remember_jti(EHR, "j-1", now + 60)
+    assert store.remember_jti(EPIC, "j-1", now + 60)  # ids are per issuer
+    assert store.remember_jti(EHR, "j-old", now - 1)
+    assert store.remember_jti(EHR, "j-old", now + 60)  # expired entries do not block and are purged
