@@ -13,7 +13,9 @@ from typing import Any
 
 from flask import Flask
 
-from . import app_errors, cors, fhir, hooks, pages
+from . import app_errors, cors, fhir, hooks, logs, pages, security_headers
+from .auth import EXTENSION_KEY as AUTH_KEY
+from .auth import build_authenticator
 from .config import DEFAULTS
 from .knowledge import load_knowledge
 from .runtime import EXTENSION_KEY, Runtime
@@ -39,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    logs.configure()
 
     data_dir = Path(app.config["DATA_DIR"] or app.instance_path)
     extra = app.config["EXTRA_VALUESETS"]
@@ -48,9 +51,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)
+    app.extensions[AUTH_KEY] = build_authenticator(app.config, data_dir, storage)
 
+    logs.init_app(app)
     app_errors.init_app(app)
     cors.init_app(app)
+    security_headers.init_app(app)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(pages.bp)
     return app

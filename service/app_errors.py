@@ -13,7 +13,7 @@ from .errors import CdsError, operation_outcome
 log = logging.getLogger(__name__)
 
 _ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-                413: "too-costly", 415: "not-supported", 429: "throttled"}
+                409: "conflict", 413: "too-costly", 415: "not-supported", 429: "throttled"}
 
 
 def _respond(status: int, body: dict[str, Any], headers: Any = None) -> Any:
@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def cds_error(exc: CdsError) -> Any:
         body = operation_outcome(exc.diagnostics, code=exc.code, issue_type=exc.issue_type, details=exc.details)
-        return _respond(exc.status, body)
+        return _respond(exc.status, body, exc.headers)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -3,6 +3,7 @@
 - ``python -m service --host 127.0.0.1 --port 8080``: the development server.
 - ``python -m service evaluate REQUEST.json``: cards and rule trace for a hook request.
 - ``python -m service check-knowledge``: validate ``cards/`` and ``fhir_profiles/``.
+- ``python -m service token --aud URL``: a fresh JWT from the local development client.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from .errors import CdsError, operation_outcome
+
+
+class _QuietServerHandler(WSGIRequestHandler):
+    """The development server without ``Server: Werkzeug/x Python/y`` (no versions for attackers)."""
+
+    def version_string(self) -> str:
+        return "lbp-cds"
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,10 +36,19 @@ def main(ctx: click.Context, host: str, port: int) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from . import create_app
+    from .auth import authenticator
 
     app = create_app()
     click.echo(f"lbp-cds: discovery at http://{host}:{port}/cds-services (development server)", err=True)
-    app.run(host=host, port=port)
+    with app.app_context():
+        if authenticator().dev_key_path is not None:
+            click.echo(
+                "lbp-cds: no LBP_CDS_CLIENTS, so calls need a token from the local development key; for each call:\n"
+                f"  curl -H \"Authorization: Bearer $({sys.executable} -m service token --aud http://{host}:{port}"
+                "/cds-services/lbp-order-select)\" ...",
+                err=True,
+            )
+    app.run(host=host, port=port, request_handler=_QuietServerHandler)
 
 
 @main.command()
@@ -65,6 +83,30 @@ def evaluate(request_file: Path, service_id: str | None, lang: str | None) -> No
             click.echo(json.dumps(outcome, ensure_ascii=False, indent=2))
             sys.exit(1)
     click.echo(json.dumps(result.response, ensure_ascii=False, indent=2, default=str))
+
+
+@main.command()
+@click.option("--aud", required=True,
+              help="The exact URL the token is for, e.g. http://127.0.0.1:8080/cds-services/lbp-order-select")
+@click.option("--lifetime", default=300, show_default=True, type=click.IntRange(1, 3600), help="Seconds valid.")
+def token(aud: str, lifetime: int) -> None:
+    """Print a fresh single-use JWT signed with the local development key (development only).
+
+    The server trusts that key only when no LBP_CDS_CLIENTS file is configured. A token is
+    for one URL (its aud) and one call (its jti): mint one per call.
+    """
+    from flask import Flask
+
+    from .auth import mint_dev_token
+    from .config import DEFAULTS
+
+    # The same settings and DATA_DIR as create_app, without loading the knowledge.
+    bare = Flask("service", instance_relative_config=True)
+    bare.config.from_mapping(DEFAULTS)
+    bare.config.from_prefixed_env("LBP_CDS")
+    if bare.config["CLIENTS"]:
+        click.echo("warning: LBP_CDS_CLIENTS is set, so the server does not trust the development key", err=True)
+    click.echo(mint_dev_token(Path(bare.config["DATA_DIR"] or bare.instance_path), aud, lifetime))
 
 
 @main.command()

@@ -22,8 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGE": "da",
     # Requests larger than this many bytes get 413.
     "MAX_REQUEST_BYTES": 1_000_000,
-    # Browser origins allowed by CORS: "*" (any origin, never with credentials) or a list of origins.
-    "CORS_ORIGINS": "*",
+    # Browser origins allowed by CORS: a comma-separated list; empty = no browser origin (curl and EHR
+    # servers are unaffected); "*" = any origin, never with credentials (demos only).
+    "CORS_ORIGINS": "",
     # Send Access-Control-Allow-Credentials (only honoured with an explicit CORS_ORIGINS list).
     "CORS_ALLOW_CREDENTIALS": False,
     # Add the rule trace to every response's extension (also per request: extension lbp-cds-explain).
@@ -45,6 +46,18 @@ DEFAULTS: dict[str, Any] = {
     "PROFILES_DIR": str(ROOT / "fhir_profiles"),
     # Public base URL of this service, used to link cards to their rule page; empty = request host.
     "PUBLIC_URL": "",
+    # -- authentication and audit
+    # Verify the client's JWT on every hook and feedback call: on | off (off = development only, warned).
+    "AUTH": "on",
+    # JSON file of trusted clients (iss, keys, jku, audience, fhirServers, profile); empty = local dev key.
+    "CLIENTS": "",
+    # Seconds of clock skew allowed on exp / iat / nbf.
+    "AUTH_LEEWAY": 30,
+    # A client's JWK Set fetched from an allowlisted jku: timeout (s) and how long it is cached (s).
+    "JWKS_TIMEOUT": 5.0,
+    "JWKS_CACHE_SECONDS": 3600,
+    # EHR-compatibility profile of the development client (AUTH off or the local dev key).
+    "DEFAULT_PROFILE": "generic",
 }
 
 

@@ -1,8 +1,9 @@
 """CORS for browser-based CDS clients (the CDS Hooks sandbox, our demo page).
 
 The ``Authorization`` header makes browsers send a preflight; we answer it for every
-route. Allowed origins are configurable (``CORS_ORIGINS``). ``*`` is never combined
-with credentials: with credentials on, only listed origins are echoed back.
+route. Allowed origins are an explicit list (``CORS_ORIGINS``); by default none, so no
+web page can call the service from a browser unless the deployer says so. ``*`` must be
+set on purpose and is never combined with credentials: only listed origins are echoed back.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ ALLOWED_METHODS = "GET, POST, OPTIONS"
 
 
 def _origins(value: object) -> list[str] | None:
-    """``None`` means any origin; else the explicit list."""
-    if value in (None, "", "*") or value == ["*"]:
+    """``None`` means any origin (``*``); else the explicit list (empty: no origin)."""
+    if value in ("*", ["*"]):
         return None
+    if value is None:
+        return []
     if isinstance(value, str):
         return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
     if isinstance(value, (list, tuple)):

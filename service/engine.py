@@ -49,6 +49,8 @@ class IssuedCard:
     uuid: str
     rule_id: str
     rule_version: str
+    #: The uuids of the card's suggestions: feedback may accept only these.
+    suggestions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ def evaluate_record(
                 entry["suppressed"] = f"noise limit: at most {options.max_cards_patient_view} cards"
         fired = fired[: options.max_cards_patient_view]
     cards = [renderer.card(rule, finding, record, hook_instance) for rule, finding in fired]
-    issued = [IssuedCard(c["uuid"], rule.id, rule.version) for c, (rule, _) in zip(cards, fired, strict=True)]
+    issued = [IssuedCard(c["uuid"], rule.id, rule.version, tuple(s["uuid"] for s in c.get("suggestions", ())))
+              for c, (rule, _) in zip(cards, fired, strict=True)]
     return cards, issued, trace, problems
 
 

@@ -5,7 +5,8 @@
     CdsError                    (any status; stable code LBP-xxxx)
     ├── BadRequest              400  malformed JSON, schema violation, wrong hook
     ├── Unauthorized            401  caller not authenticated (no details given)
-    ├── NotFound                404  unknown CDS service id
+    ├── NotFound                404  unknown CDS service id; feedback on a card not issued to the caller
+    ├── Conflict                409  feedback contradicting the outcome already recorded for a card
     ├── UnsupportedMediaType    415  body not declared as JSON
     ├── PreconditionFailed      412  required FHIR data neither prefetched nor fetchable
     ├── PayloadTooLarge         413  body over MAX_REQUEST_BYTES
@@ -26,6 +27,8 @@ class CdsError(Exception):
     status = 500
     code = "LBP-0500"
     issue_type = "exception"
+    #: Extra response headers (e.g. ``WWW-Authenticate`` on 401).
+    headers: dict[str, str] = {}
 
     def __init__(self, diagnostics: str, *, details: list[str] | None = None) -> None:
         super().__init__(diagnostics)
@@ -38,11 +41,18 @@ class BadRequest(CdsError):
 
 
 class Unauthorized(CdsError):
+    """Why authentication failed goes to the log, never to the caller (no oracle for forging tokens)."""
+
     status, code, issue_type = 401, "LBP-0401", "login"
+    headers = {"WWW-Authenticate": 'Bearer realm="lbp-cds"'}
 
 
 class NotFound(CdsError):
     status, code, issue_type = 404, "LBP-0404", "not-found"
+
+
+class Conflict(CdsError):
+    status, code, issue_type = 409, "LBP-0409", "conflict"
 
 
 class UnsupportedMediaType(CdsError):

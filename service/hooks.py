@@ -11,17 +11,21 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
-from .engine import Options, evaluate_request
-from .errors import BadRequest, NotFound, ServiceUnavailable, UnsupportedMediaType
+from .auth import authenticate
+from .engine import PROBLEMS_KEY, Options, evaluate_request
+from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnsupportedMediaType
+from .logs import note
 from .prefetch import FetchSettings
 from .registry import SERVICES, CdsService
 from .runtime import runtime
-from .storage import StorageError
+from .storage import ContradictoryFeedback, StorageError, UnknownCard
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hooks", __name__, url_prefix="/cds-services")
+#: Every call but discovery and CORS preflights carries a verified client on ``g.client``.
+bp.before_request(authenticate)
 
 SPEC_VERSION = "2.0.1"
 HOOK_VERSION = "1.0"
@@ -53,6 +57,7 @@ def _service(service_id: str) -> CdsService:
     service = SERVICES.get(service_id)
     if service is None:
         raise NotFound(f"No CDS service '{service_id}' here; GET /cds-services lists the services.")
+    note(service=service.id)
     return service
 
 
@@ -90,10 +95,14 @@ def call(service_id: str) -> Any:
     service = _service(service_id)
     state = runtime()
     body = state.validators.hook_request(service.hook, read_json())
+    note(hook=service.hook, hookInstance=str(body["hookInstance"])[:64])
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
+    note(fired=[c.rule_id for c in result.issued],
+         data_problems=len(result.response.get("extension", {}).get(PROBLEMS_KEY, ())))
     try:
         state.storage.record_issued(
-            service.id, str(body["hookInstance"]), [(c.uuid, c.rule_id, c.rule_version) for c in result.issued]
+            service.id, str(body["hookInstance"]),
+            [(c.uuid, c.rule_id, c.rule_version, c.suggestions) for c in result.issued], client_iss=g.client.iss,
         )
     except StorageError:
         # Advice must not be withheld because the audit table is down; feedback will say so.
@@ -103,13 +112,24 @@ def call(service_id: str) -> Any:
 
 @bp.post("/<service_id>/feedback")
 def feedback(service_id: str) -> Any:
-    """``POST /cds-services/{id}/feedback``: stored durably before we say 200."""
+    """``POST /cds-services/{id}/feedback``: stored durably before we say 200.
+
+    Only on cards this service issued to the calling client, one outcome per card: the same
+    outcome again is a harmless repeat (200, same answer), another outcome is 409.
+    """
     service = _service(service_id)
     state = runtime()
     body = state.validators.feedback_request(read_json())
+    note(feedback_items=len(body["feedback"]))
     try:
-        stored = state.storage.store_feedback(service.id, body["feedback"])
+        stored = state.storage.store_feedback(service.id, body["feedback"], client_iss=g.client.iss)
+    except UnknownCard as exc:
+        raise NotFound(f"Card '{exc.card}' (or a suggestion accepted on it) was not issued by {service.id} to this "
+                       "client; nothing in this feedback was stored.") from None
+    except ContradictoryFeedback as exc:
+        raise Conflict(f"Card '{exc.card}' already has another outcome recorded; a card has one outcome. "
+                       "Nothing in this feedback was stored.") from None
     except StorageError as exc:
-        log.error("feedback for %s not stored: %s", service.id, exc)
+        log.error("feedback for %s not stored: %s", service.id, type(exc).__name__)
         raise ServiceUnavailable("The feedback could not be stored; nothing was kept. Please send it again.") from exc
     return jsonify({"stored": stored})

@@ -2,15 +2,18 @@
 
 The one module that talks to a database. SQLite (a file under ``DATA_DIR``) is the
 embedded default; the :class:`Storage` protocol is the seam for PostgreSQL by URL.
-Nothing stored here is PHI: card uuids, rule ids and versions, outcomes, coded
-override reasons and the clinician's comment.
+Nothing stored here is PHI by design: card uuids, rule ids and versions, the client's
+``iss``, outcomes, coded override reasons, the clinician's comment (bounded in size) and
+token ids (``jti``) until they expire, for the replay check shared by all workers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +26,9 @@ CREATE TABLE IF NOT EXISTS issued_card (
     rule_id       TEXT NOT NULL,
     rule_version  TEXT NOT NULL,
     hook_instance TEXT NOT NULL,
-    issued_at     TEXT NOT NULL
+    issued_at     TEXT NOT NULL,
+    client_iss    TEXT,
+    suggestions   TEXT
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -39,19 +44,55 @@ CREATE TABLE IF NOT EXISTS feedback (
     user_comment         TEXT,
     outcome_timestamp    TEXT NOT NULL,
     received_at          TEXT NOT NULL,
-    raw                  TEXT NOT NULL
+    raw                  TEXT NOT NULL,
+    client_iss           TEXT
 );
 CREATE INDEX IF NOT EXISTS feedback_rule ON feedback (rule_id, outcome);
+CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid);
+CREATE TABLE IF NOT EXISTS jti (
+    iss        TEXT NOT NULL,
+    jti        TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (iss, jti)
+);
+CREATE INDEX IF NOT EXISTS jti_expiry ON jti (expires_at);
 """
+#: Columns added after the first release: (table, column, type), added to older databases at start-up.
+MIGRATIONS = [("issued_card", "client_iss", "TEXT"), ("issued_card", "suggestions", "TEXT"),
+              ("feedback", "client_iss", "TEXT")]
+#: Expired jti entries are purged at most this often (seconds) per process.
+PURGE_INTERVAL = 60.0
 
 
 class StorageError(Exception):
     """The database could not be reached or written."""
 
 
+class UnknownCard(Exception):
+    """Feedback names a card (or suggestion) this service did not issue to this client."""
+
+    def __init__(self, card: str) -> None:
+        super().__init__(card)
+        self.card = card
+
+
+class ContradictoryFeedback(Exception):
+    """Feedback gives a card an outcome other than the one already recorded for it."""
+
+    def __init__(self, card: str) -> None:
+        super().__init__(card)
+        self.card = card
+
+
+#: A card as issued: (uuid, rule id, rule version, suggestion uuids).
+Issued = tuple[str, str, str, Sequence[str]]
+
+
 class Storage(Protocol):
-    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[tuple[str, str, str]]) -> None: ...
-    def store_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]]) -> int: ...
+    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[Issued], *, client_iss: str) -> None:
+        ...
+    def store_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]], *, client_iss: str) -> int: ...
+    def remember_jti(self, iss: str, jti: str, expires_at: float) -> bool: ...
     def feedback_rows(self) -> list[dict[str, Any]]: ...
     def ping(self) -> bool: ...
 
@@ -60,15 +101,51 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def spec_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what the CDS Hooks feedback model defines: anything else a client adds is not kept."""
+    kept: dict[str, Any] = {"card": item["card"], "outcome": item["outcome"]}
+    if item.get("acceptedSuggestions"):
+        kept["acceptedSuggestions"] = [{"id": s["id"]} for s in item["acceptedSuggestions"]]
+    override = item.get("overrideReason") or {}
+    reason = {k: override["reason"][k] for k in ("system", "code", "display") if k in (override.get("reason") or {})}
+    if reason or override.get("userComment"):
+        kept["overrideReason"] = {**({"reason": reason} if reason else {}),
+                                  **({"userComment": override["userComment"]} if override.get("userComment") else {})}
+    kept["outcomeTimestamp"] = item["outcomeTimestamp"]
+    return kept
+
+
+def _outcome_key(outcome: str, accepted: str | None, system: str | None, code: str | None,
+                 comment: str | None) -> tuple[Any, ...]:
+    """What makes two feedback items the same outcome (timestamps and display texts do not)."""
+    return outcome, sorted(json.loads(accepted or "[]")), system, code, comment
+
+
 class SqliteStorage:
-    """SQLite with WAL; one connection per thread (gunicorn threads, Flask dev server)."""
+    """SQLite with WAL; one connection per thread (gunicorn threads, Flask dev server).
+
+    The file (and its WAL) is readable by its owner only: feedback holds clinicians' comments.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
         self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self._purged_at = 0.0
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+                for table, column, kind in MIGRATIONS:
+                    if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: {exc}") from exc
+        for suffix in ("-wal", "-shm"):
+            if path.with_name(path.name + suffix).exists():
+                os.chmod(path.with_name(path.name + suffix), 0o600)
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -83,50 +160,87 @@ class SqliteStorage:
             self._local.db = db
         return db
 
-    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[tuple[str, str, str]]) -> None:
-        rows = [(u, service_id, r, v, hook_instance, _now()) for u, r, v in cards]
+    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[Issued], *, client_iss: str) -> None:
+        """Remember which client was sent which card, so feedback on it can be checked."""
+        rows = [(u, service_id, r, v, hook_instance, _now(), client_iss, json.dumps(list(s))) for u, r, v, s in cards]
         if not rows:
             return
         try:
             with self._connect() as db:
-                db.executemany("INSERT OR IGNORE INTO issued_card VALUES (?, ?, ?, ?, ?, ?)", rows)
+                db.executemany("INSERT OR IGNORE INTO issued_card VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
 
-    def store_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]]) -> int:
-        """Store every item in one transaction: all are kept, or none and the caller is told."""
+    def store_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]], *, client_iss: str) -> int:
+        """Store every item in one transaction: all are kept, or none and the caller is told.
+
+        Raises :class:`UnknownCard` for a card not issued by ``service_id`` to ``client_iss`` (or a
+        suggestion not on it) and :class:`ContradictoryFeedback` when a card already has another
+        outcome. An item equal to the recorded outcome is a harmless repeat and adds nothing.
+        """
         received = _now()
+        db = self._connect()
         try:
-            with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time across workers: check-then-insert is atomic
+            try:
                 for item in items:
-                    issued = db.execute(
-                        "SELECT rule_id, rule_version FROM issued_card WHERE card_uuid = ?", (item["card"],)
-                    ).fetchone()
-                    reason = (item.get("overrideReason") or {}).get("reason") or {}
-                    db.execute(
-                        "INSERT INTO feedback (service_id, card_uuid, rule_id, rule_version, outcome,"
-                        " accepted_suggestions, override_system, override_code, override_display,"
-                        " user_comment, outcome_timestamp, received_at, raw)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            service_id,
-                            item["card"],
-                            issued["rule_id"] if issued else None,
-                            issued["rule_version"] if issued else None,
-                            item["outcome"],
-                            json.dumps([s["id"] for s in item.get("acceptedSuggestions", ())]),
-                            reason.get("system"),
-                            reason.get("code"),
-                            reason.get("display"),
-                            (item.get("overrideReason") or {}).get("userComment"),
-                            item["outcomeTimestamp"],
-                            received,
-                            json.dumps(item, ensure_ascii=False),
-                        ),
-                    )
+                    self._store_one(db, service_id, client_iss, spec_fields(item), received)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
         return len(items)
+
+    @staticmethod
+    def _store_one(db: sqlite3.Connection, service_id: str, client_iss: str, item: dict[str, Any],
+                   received: str) -> None:
+        card = str(item["card"])
+        issued = db.execute(
+            "SELECT rule_id, rule_version, suggestions FROM issued_card"
+            " WHERE card_uuid = ? AND service_id = ? AND client_iss = ?", (card, service_id, client_iss)
+        ).fetchone()
+        if issued is None:
+            raise UnknownCard(card)
+        accepted = [s["id"] for s in item.get("acceptedSuggestions", ())]
+        if set(accepted) - set(json.loads(issued["suggestions"] or "[]")):
+            raise UnknownCard(card)
+        override = item.get("overrideReason") or {}
+        reason = override.get("reason") or {}
+        accepted_json = json.dumps(accepted)
+        new = _outcome_key(item["outcome"], accepted_json, reason.get("system"), reason.get("code"),
+                           override.get("userComment"))
+        for row in db.execute(
+            "SELECT outcome, accepted_suggestions, override_system, override_code, user_comment FROM feedback"
+            " WHERE card_uuid = ?", (card,)
+        ):
+            if _outcome_key(*row) != new:
+                raise ContradictoryFeedback(card)
+            return  # the same outcome again: already stored
+        db.execute(
+            "INSERT INTO feedback (service_id, card_uuid, rule_id, rule_version, outcome,"
+            " accepted_suggestions, override_system, override_code, override_display,"
+            " user_comment, outcome_timestamp, received_at, raw, client_iss)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (service_id, card, issued["rule_id"], issued["rule_version"], item["outcome"], accepted_json,
+             reason.get("system"), reason.get("code"), reason.get("display"), override.get("userComment"),
+             item["outcomeTimestamp"], received, json.dumps(item, ensure_ascii=False), client_iss),
+        )
+
+    def remember_jti(self, iss: str, jti: str, expires_at: float) -> bool:
+        """Record a token id until it expires; ``False`` when it is already recorded (a replay)."""
+        now = time.time()
+        try:
+            with self._connect() as db:
+                if now - self._purged_at > PURGE_INTERVAL:
+                    db.execute("DELETE FROM jti WHERE expires_at < ?", (now,))
+                    self._purged_at = now
+                db.execute("DELETE FROM jti WHERE iss = ? AND jti = ? AND expires_at < ?", (iss, jti, now))
+                cursor = db.execute("INSERT OR IGNORE INTO jti VALUES (?, ?, ?)", (iss, jti, expires_at))
+                return cursor.rowcount == 1
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
 
     def feedback_rows(self) -> list[dict[str, Any]]:
         with self._connect() as db:

@@ -1,4 +1,9 @@
-"""Shared fixtures: a fresh app per test, a client, a CLI runner, and a clean environment."""
+"""Shared fixtures: a fresh app per test, a client, a CLI runner, and a clean environment.
+
+``app``, ``client`` and ``quiet_client`` run with authentication off (``AUTH: "off"``, the
+caller is the development client ``g.client.iss == "dev"``): they test what the service does,
+not who may ask. Authentication is tested against AUTH on in ``tests/test_auth.py``.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path):
-    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"})
 
 
 @pytest.fixture
@@ -36,5 +41,5 @@ def client(app):
 @pytest.fixture
 def quiet_client(tmp_path: Path):
     """A client that sees what a caller sees: errors as responses, never raised."""
-    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "DATA_DIR": str(tmp_path)})
+    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "DATA_DIR": str(tmp_path), "AUTH": "off"})
     return app.test_client()

@@ -26,10 +26,11 @@ def test_rules_see_no_http_no_fhir_models_and_no_raw_json():
 
 
 def test_only_prefetch_talks_http_and_only_fhir_knows_the_models():
+    """HTTP out: FHIR data (prefetch.py) and clients' allowlisted JWK Sets (jwks.py), nothing else."""
     for path in sorted(SERVICE.rglob("*.py")):
         found = imports(path)
         if "requests" in found:
-            assert path.name == "prefetch.py", path
+            assert path.name in {"prefetch.py", "jwks.py"}, path
         if "fhir" in found:
             assert path.name in {"fhir.py"}, path
 

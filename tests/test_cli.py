@@ -20,7 +20,7 @@ def test_evaluate_prints_cards_and_trace(tmp_path, monkeypatch):
     request.write_text(json.dumps(body))
     result = CliRunner().invoke(main, ["evaluate", str(request), "--lang", "en"])
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert any(c["source"]["topic"]["code"] == "IMG-NOT-INDICATED" for c in out["cards"])
     assert out["extension"]["lbp-cds-trace"]
 
@@ -31,7 +31,7 @@ def test_evaluate_reports_an_invalid_request_as_operation_outcome(tmp_path, monk
     request.write_text(json.dumps({"hook": "order-select", "context": {}}))
     result = CliRunner().invoke(main, ["evaluate", str(request)])
     assert result.exit_code == 1
-    assert json.loads(result.output)["resourceType"] == "OperationOutcome"
+    assert json.loads(result.stdout)["resourceType"] == "OperationOutcome"
 
 
 def test_shipped_example_requests_evaluate(tmp_path, monkeypatch):
@@ -39,7 +39,7 @@ def test_shipped_example_requests_evaluate(tmp_path, monkeypatch):
     for path in sorted((ROOT / "docs/requests").glob("*.json")):
         result = CliRunner().invoke(main, ["evaluate", str(path)])
         assert result.exit_code == 0, (path.name, result.output)
-        out = json.loads(result.output)
+        out = json.loads(result.stdout)
         assert out["cards"], path.name
         assert "lbp-cds-data-problems" not in out["extension"], (path.name, out["extension"])
 

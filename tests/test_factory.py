@@ -15,6 +15,8 @@ def test_defaults_are_safe(tmp_path):
     assert app.config["LANGUAGE"] == "da"
     assert app.config["MAX_CONTENT_LENGTH"] == 1_000_000
     assert app.config["CORS_ALLOW_CREDENTIALS"] is False
+    assert app.config["CORS_ORIGINS"] == ""  # no browser origin unless listed
+    assert app.config["AUTH"] == "on"
     assert not app.testing
 
 
@@ -31,7 +33,7 @@ def test_language_setting_changes_the_cards(monkeypatch, tmp_path):
     from tests.hookreq import condition, full_prefetch, hook_request, imaging_order
 
     monkeypatch.setenv("LBP_CDS_LANGUAGE", "en")
-    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)}).test_client()
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"}).test_client()
     body = hook_request("order-sign", prefetch=full_prefetch(condition()), orders=(imaging_order(),))
     card = client.post("/cds-services/lbp-order-sign", json=body).get_json()["cards"][0]
     assert "weeks" in card["detail"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import stat
 from typing import Any
 
 import pytest
@@ -88,9 +90,127 @@ def test_storage_failure_is_503_never_a_silent_200(app, client, monkeypatch):
 def test_feedback_survives_a_restart(tmp_path):
     from service import create_app
 
-    first = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
-    feedback = {"feedback": [{"card": "c-1", "outcome": "overridden", "outcomeTimestamp": "2026-11-22T10:00:00Z"}]}
-    assert first.test_client().post("/cds-services/lbp-order-sign/feedback", json=feedback).status_code == 200
-    second = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})
+    first = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"})
+    card = issue_card(first.test_client())
+    feedback = {"feedback": [{"card": card["uuid"], "outcome": "overridden",
+                              "outcomeTimestamp": "2026-11-22T10:00:00Z"}]}
+    assert first.test_client().post("/cds-services/lbp-order-select/feedback", json=feedback).status_code == 200
+    second = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"})
     with second.app_context():
-        assert [r["card_uuid"] for r in runtime().storage.feedback_rows()] == ["c-1"]
+        assert [r["card_uuid"] for r in runtime().storage.feedback_rows()] == [card["uuid"]]
+
+
+# -- integrity: only our cards, one outcome each, only the specification's fields ------------------
+
+
+def overridden(card: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"feedback": [{"card": card["uuid"], "outcome": "overridden",
+                          "overrideReason": {"reason": card["overrideReasons"][0]},
+                          "outcomeTimestamp": "2026-11-22T10:00:00Z", **extra}]}
+
+
+def accepted(card: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    return {"feedback": [{"card": card["uuid"], "outcome": "accepted",
+                          "acceptedSuggestions": [{"id": card["suggestions"][index]["uuid"]}],
+                          "outcomeTimestamp": "2026-11-22T10:00:00Z"}]}
+
+
+def test_feedback_on_a_card_never_issued_is_404_and_nothing_is_stored(app, client):
+    card = issue_card(client)
+    body = overridden(card)
+    body["feedback"].append({"card": "not-a-card-we-sent", "outcome": "overridden",
+                             "outcomeTimestamp": "2026-11-22T10:00:00Z"})
+    assert_outcome(client.post("/cds-services/lbp-order-select/feedback", json=body), 404, "not-a-card-we-sent")
+    with app.app_context():
+        assert runtime().storage.feedback_rows() == []  # all or nothing: the good item was not kept either
+
+
+def test_feedback_sent_to_another_service_than_the_one_that_issued_the_card_is_404(client):
+    card = issue_card(client)
+    assert_outcome(client.post("/cds-services/lbp-order-sign/feedback", json=overridden(card)), 404)
+
+
+def test_accepting_a_suggestion_the_card_never_had_is_404(client):
+    card = issue_card(client)
+    body = accepted(card)
+    body["feedback"][0]["acceptedSuggestions"] = [{"id": "made-up-suggestion"}]
+    assert_outcome(client.post("/cds-services/lbp-order-select/feedback", json=body), 404)
+
+
+def test_same_feedback_twice_is_stored_once_and_answered_the_same(app, client):
+    card = issue_card(client)
+    first = client.post("/cds-services/lbp-order-select/feedback", json=overridden(card))
+    again = client.post("/cds-services/lbp-order-select/feedback", json=overridden(card))
+    assert first.status_code == again.status_code == 200
+    assert first.get_json() == again.get_json() == {"stored": 1}
+    with app.app_context():
+        assert len(runtime().storage.feedback_rows()) == 1
+
+
+@pytest.mark.parametrize(
+    "second",
+    [lambda c: accepted(c), lambda c: overridden(c, overrideReason={"reason": c["overrideReasons"][1]})],
+    ids=["accepted-after-overridden", "other-override-reason"],
+)
+def test_a_contradicting_outcome_is_409_and_the_first_is_kept(app, client, second):
+    card = issue_card(client)
+    assert client.post("/cds-services/lbp-order-select/feedback", json=overridden(card)).status_code == 200
+    assert_outcome(client.post("/cds-services/lbp-order-select/feedback", json=second(card)), 409, card["uuid"])
+    with app.app_context():
+        rows = runtime().storage.feedback_rows()
+    assert [(r["outcome"], r["override_code"]) for r in rows] == [("overridden", card["overrideReasons"][0]["code"])]
+
+
+def test_accepting_another_suggestion_of_the_same_card_is_409(client):
+    card = issue_card(client)
+    assert client.post("/cds-services/lbp-order-select/feedback", json=accepted(card, 0)).status_code == 200
+    assert client.post("/cds-services/lbp-order-select/feedback", json=accepted(card, 0)).status_code == 200
+    assert_outcome(client.post("/cds-services/lbp-order-select/feedback", json=accepted(card, 1)), 409)
+
+
+def test_a_comment_over_2000_characters_is_400(app, client):
+    card = issue_card(client)
+    body = overridden(card, overrideReason={"userComment": "x" * 2001})
+    assert_outcome(client.post("/cds-services/lbp-order-select/feedback", json=body), 400, "userComment")
+    body = overridden(card, overrideReason={"userComment": "x" * 2000})
+    assert client.post("/cds-services/lbp-order-select/feedback", json=body).status_code == 200
+
+
+def test_only_the_specification_fields_are_stored(app, client):
+    card = issue_card(client)
+    body = overridden(card, patientName="Jens Hansen", extension={"cpr": "0101701234"})
+    body["feedback"][0]["overrideReason"]["note"] = "not a spec field"
+    assert client.post("/cds-services/lbp-order-select/feedback", json=body).status_code == 200
+    with app.app_context():
+        row = runtime().storage.feedback_rows()[0]
+    stored = json.loads(row["raw"])
+    assert set(stored) == {"card", "outcome", "overrideReason", "outcomeTimestamp"}
+    assert set(stored["overrideReason"]) == {"reason"}
+    assert "Jens Hansen" not in json.dumps(row) and "0101701234" not in json.dumps(row)
+
+
+def test_the_database_file_is_readable_by_its_owner_only(app, client, tmp_path):
+    card = issue_card(client)
+    assert client.post("/cds-services/lbp-order-select/feedback", json=overridden(card)).status_code == 200
+    files = sorted(tmp_path.glob("lbp-cds.sqlite3*"))
+    assert files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_a_database_of_the_first_release_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    from service import create_app
+
+    old = sqlite3.connect(tmp_path / "lbp-cds.sqlite3")
+    old.executescript(
+        "CREATE TABLE issued_card (card_uuid TEXT PRIMARY KEY, service_id TEXT NOT NULL, rule_id TEXT NOT NULL,"
+        " rule_version TEXT NOT NULL, hook_instance TEXT NOT NULL, issued_at TEXT NOT NULL);"
+        "INSERT INTO issued_card VALUES ('old', 'lbp-order-select', 'R', '1', 'h', '2026-01-01');"
+    )
+    old.commit()
+    old.close()
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"}).test_client()
+    card = issue_card(client)
+    assert client.post("/cds-services/lbp-order-select/feedback", json=overridden(card)).status_code == 200

@@ -223,7 +223,7 @@ def test_malformed_json_is_400(client, raw):
 def test_body_over_the_cap_is_413(tmp_path):
     from service import create_app
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "MAX_REQUEST_BYTES": 2000})
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "MAX_REQUEST_BYTES": 2000})
     body = mri_request()
     body["extension"] = {"padding": "x" * 5000}
     assert_outcome(app.test_client().post("/cds-services/lbp-order-select", json=body), 413, "2000")
@@ -277,14 +277,24 @@ def test_unexpected_failure_is_a_500_outcome_without_trace(quiet_client, monkeyp
 # -- CORS --------------------------------------------------------------------------------
 
 
-def test_preflight_for_authorization_header_is_answered(client):
+def test_no_browser_origin_is_allowed_unless_configured(client):
+    response = client.get("/cds-services", headers={"Origin": "https://sandbox.cds-hooks.org"})
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_preflight_for_authorization_header_is_answered(tmp_path):
+    from service import create_app
+
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path),
+                         "CORS_ORIGINS": "https://sandbox.cds-hooks.org"}).test_client()
     response = client.options(
         "/cds-services/lbp-order-select",
         headers={"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "authorization,content-type"},
     )
     assert response.status_code == 200
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
     assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
     assert "Access-Control-Allow-Credentials" not in response.headers
 
@@ -305,7 +315,8 @@ def test_configured_origins_are_echoed_with_credentials_and_others_refused(tmp_p
 def test_wildcard_origin_never_sends_credentials(tmp_path):
     from service import create_app
 
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "CORS_ALLOW_CREDENTIALS": True})
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "CORS_ORIGINS": "*",
+                      "CORS_ALLOW_CREDENTIALS": True})
     response = app.test_client().get("/cds-services", headers={"Origin": "https://any.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in response.headers
@@ -345,7 +356,7 @@ def test_patient_view_shows_at_most_three_cards_most_urgent_first_and_traces_the
 def test_explain_setting_adds_the_trace_to_every_response(tmp_path):
     from service import create_app
 
-    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "EXPLAIN": True}).test_client()
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "EXPLAIN": True}).test_client()
     result = client.post("/cds-services/lbp-order-select", json=mri_request()).get_json()
     assert result["extension"]["lbp-cds-trace"]
 

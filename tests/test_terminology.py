@@ -124,9 +124,10 @@ def test_a_sites_mri_code_makes_the_imaging_rule_fire(tmp_path):
     _write(extra / "site-mri.json", SITE_MRI)
     order = imaging_order(code="MR-LS-01", system="https://example-hospital.dk/fhir/CodeSystem/local-procedures")
     body = hook_request("order-sign", prefetch=full_prefetch(condition()), orders=(order,))
-    plain = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)}).test_client()
+    plain = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"}).test_client()
     assert plain.post("/cds-services/lbp-order-sign", json=body).get_json()["cards"] == []
-    site = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "EXTRA_VALUESETS": str(extra)}).test_client()
+    site = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off",
+                       "EXTRA_VALUESETS": str(extra)}).test_client()
     cards = site.post("/cds-services/lbp-order-sign", json=body).get_json()["cards"]
     assert [c["source"]["topic"]["code"] for c in cards] == ["IMG-NOT-INDICATED"]
 

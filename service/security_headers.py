@@ -1,0 +1,28 @@
+"""Security headers on every response; no server version announced.
+
+API answers (``/cds-services``) are never cached: they are about one patient at one moment.
+HTML pages (``/knowledge``) get a Content-Security-Policy that allows nothing but their own
+inline style; JSON answers one that allows nothing at all. The ``Server`` header is the HTTP
+server's: the development server says ``lbp-cds`` (``service.cli``), gunicorn says ``gunicorn``
+without a version (it cannot be removed from gunicorn's configuration).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def add_security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Content-Security-Policy"] = PAGE_CSP if response.mimetype == "text/html" else API_CSP
+        if request.path.startswith("/cds-services"):
+            headers["Cache-Control"] = "no-store"
+        headers.pop("Server", None)  # the HTTP server adds its own (see service.cli for the dev server's)
+        return response
