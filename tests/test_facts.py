@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from service.facts import build_record
 from service.terminology import Terminology
 from tests.hookreq import ATC, CPT, LBP, SNOMED, condition, finding, imaging_order, patient
 
-NOW = datetime.now(UTC)  # hookreq dates resources from the real clock
+NOW = datetime.now(UTC)  # tests.hookreq dates its resources from the real clock too
 PROFILES = Path(__file__).resolve().parent.parent / "fhir_profiles"
 
 
@@ -158,8 +158,11 @@ def test_annual_review_encounter_is_care(terms):
 
 
 def test_age_from_birth_date(terms):
-    assert build(terms, patient(birth="1976-11-23")).record.age == 49
-    assert build(terms, patient(birth="1976-11-22")).record.age == 50
+    today = NOW.date()
+    birthday = today.replace(year=today.year - 50)
+    tomorrow_50_years_ago = (birthday + timedelta(days=1)).isoformat()
+    assert build(terms, patient(birth=tomorrow_50_years_ago)).record.age == 49
+    assert build(terms, patient(birth=birthday.isoformat())).record.age == 50
 
 
 def test_cpt_lumbar_mri_from_the_sandbox_is_recognised(terms):
