@@ -59,3 +59,45 @@ def test_every_service_template_is_a_query_the_server_answers(loaded):
         request = {"hookInstance": "x", "fhirServer": loaded, "context": {"patientId": "int-p1"}}
         result = gather(request, service.prefetch)
         assert not result.incomplete(), result.problems()
+
+
+@pytest.fixture(scope="module")
+def timeline(fhir_server, put):
+    """A patient whose record was revised, served only by the FHIR server (issue: a record is a timeline)."""
+    from tests import ehr
+
+    resources = [
+        {**ehr.PATIENT, "id": "int-p7"},
+        ehr.condition("int7-lbp", ehr.ICPC2, "L03", onset=ehr.day(21)),
+        ehr.finding("int7-saddle-old", "saddle-anaesthesia", ehr.at(365), True),
+        ehr.observation("int7-saddle-now", ehr.LBP, "saddle-anaesthesia", ehr.at(0, 2),
+                        valueCodeableConcept=ehr.cc(ehr.SNOMED, "373067005", "No")),
+        {"resourceType": "Medication", "id": "int7-lyrica", "code": ehr.cc(ehr.ATC, "N03AX16", "Pregabalin")},
+    ]
+    for resource in resources:
+        resource = {**resource}
+        if "subject" in resource:
+            resource["subject"] = {"reference": "Patient/int-p7"}
+        put(fhir_server, resource)
+    return fhir_server
+
+
+def test_fallback_reads_the_timeline_and_the_orders_reason(timeline, client):
+    """Today's 'No' overrules last year's 'present'; the MRI's own reason (SKS DG834) makes it acute."""
+    from tests import ehr
+
+    plain = hook_request("order-select", pid="int-p7", orders=(imaging_order(pid="int-p7"),), fhirServer=timeline)
+    cards = client.post("/cds-services/lbp-order-select", json=plain).get_json()["cards"]
+    assert [c["source"]["topic"]["code"] for c in cards] == ["IMG-NOT-INDICATED"]
+    ces = imaging_order(pid="int-p7", reasonCode=[ehr.cc(ehr.SKS, "DG834", "Cauda equina syndrom")])
+    body = hook_request("order-select", pid="int-p7", orders=(ces,), fhirServer=timeline)
+    cards = client.post("/cds-services/lbp-order-select", json=body).get_json()["cards"]
+    assert [(c["source"]["topic"]["code"], c["indicator"]) for c in cards] == [("IMG-INDICATED-RED-FLAG", "critical")]
+
+
+def test_fallback_resolves_a_medication_reference_on_the_server(timeline, client):
+    order = {"resourceType": "MedicationRequest", "id": "rx-7", "status": "draft", "intent": "order",
+             "subject": {"reference": "Patient/int-p7"}, "medicationReference": {"reference": "Medication/int7-lyrica"}}
+    body = hook_request("order-select", pid="int-p7", orders=(order,), fhirServer=timeline)
+    cards = client.post("/cds-services/lbp-order-select", json=body).get_json()["cards"]
+    assert "MED-GABAPENTINOID" in [c["source"]["topic"]["code"] for c in cards]
