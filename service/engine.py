@@ -15,7 +15,7 @@ from typing import Any
 from .errors import PreconditionFailed
 from .facts import ConceptLookup, build_record
 from .knowledge import INDICATOR_RANK, KnowledgeBase, RuleCard
-from .prefetch import FetchSettings, FhirSource, PrefetchUnavailable, gather
+from .prefetch import INCOMPLETE, FetchSettings, FhirSource, PrefetchUnavailable, gather
 from .record import PatientRecord
 from .registry import DATA_CATEGORIES, CdsService
 from .render import Renderer
@@ -36,6 +36,8 @@ class Options:
     language: str = "da"
     explain: bool = False
     max_cards_patient_view: int = 3
+    #: Most cards in any response (many draft orders x rules): the rest are in the trace.
+    max_cards: int = 20
     fetch: FetchSettings = field(default_factory=FetchSettings)
     base_url: str = ""
     #: Re-raise a rule's exception (tests, debugging) instead of reporting it.
@@ -97,8 +99,10 @@ def evaluate_record(
     fired: list[tuple[RuleCard, Finding]] = []
     trace: list[dict[str, Any]] = []
     problems: list[str] = []
+    ran: list[tuple[RuleCard, list[Finding]]] = []
     for rule in kb.for_hook(hook):
         findings, error = _run_rule(rule, record, options.strict)
+        ran.append((rule, findings))
         if error:
             problems.append(error)
         trace.append(_trace_entry(rule, findings, error, renderer))
@@ -111,6 +115,16 @@ def evaluate_record(
             if entry["rule"] in hidden:
                 entry["suppressed"] = f"noise limit: at most {options.max_cards_patient_view} cards"
         fired = fired[: options.max_cards_patient_view]
+    if len(fired) > options.max_cards:
+        hidden_findings = {id(finding) for _, finding in fired[options.max_cards:]}
+        for entry, (_, findings) in zip(trace, ran, strict=True):
+            if any(id(f) in hidden_findings for f in findings):
+                entry["suppressed"] = f"response limit: at most {options.max_cards} cards"
+        problems.append(
+            f"{len(fired) - options.max_cards} further card(s) not shown: at most {options.max_cards} cards per "
+            "response, the most urgent first; the rule trace (lbp-cds-explain) lists every rule that fired."
+        )
+        fired = fired[: options.max_cards]
     cards = [renderer.card(rule, finding, record, hook_instance) for rule, finding in fired]
     issued = [IssuedCard(c["uuid"], rule.id, rule.version) for c, (rule, _) in zip(cards, fired, strict=True)]
     return cards, issued, trace, problems
@@ -132,10 +146,14 @@ def evaluate_request(
     except PrefetchUnavailable as exc:
         raise PreconditionFailed(str(exc)) from exc
     unavailable = sorted(
-        DATA_CATEGORIES.get(key, key) for key, result in data.keys.items() if result.status not in OK_STATUSES
+        DATA_CATEGORIES.get(key, key)
+        for key, result in data.keys.items()
+        if result.status not in OK_STATUSES and result.status != INCOMPLETE
     )
+    incomplete = sorted(DATA_CATEGORIES.get(k, k) for k, result in data.keys.items() if result.status == INCOMPLETE)
     built = build_record(
-        data.resources(), request["context"], service.hook, terms, now or datetime.now(UTC), unavailable
+        data.resources(), request["context"], service.hook, terms, now or datetime.now(UTC), unavailable,
+        incomplete,
     )
     cards, issued, trace, rule_problems = evaluate_record(
         built.record, service.hook, kb, str(request["hookInstance"]), options

@@ -204,6 +204,7 @@ def build_record(
     terms: ConceptLookup,
     now: datetime,
     unavailable: Iterable[str] = (),
+    incomplete: Iterable[str] = (),
 ) -> BuildResult:
     """Turn raw FHIR resources and the hook context into one PatientRecord."""
     patient_id = context.get("patientId")
@@ -253,5 +254,6 @@ def build_record(
         care=tuple(out.care),
         draft_orders=tuple(orders),
         unavailable=frozenset(unavailable),
+        incomplete=frozenset(incomplete),
     )
     return BuildResult(record, tuple(problems))

@@ -103,6 +103,9 @@ class PatientRecord:
     #: Data categories that could not be had (e.g. ``"observations"``): their absence
     #: in the record means "unknown", not "none".
     unavailable: frozenset[str] = frozenset()
+    #: Data categories read only in part (a deadline or cap cut them): what is in the record
+    #: is real, but the absence of anything else means "unknown".
+    incomplete: frozenset[str] = frozenset()
 
     # -- age -----------------------------------------------------------------
     @property

@@ -152,6 +152,8 @@ class Renderer:
             blocks.append(self.common["order_about"].format(order=name))
         if record.unavailable:
             blocks.append(self.common["data_unavailable"].format(items=self.join(sorted(record.unavailable))))
+        if record.incomplete:
+            blocks.append(self.common["data_incomplete"].format(items=self.join(sorted(record.incomplete))))
         blocks += self.source_block(rule)
         source_meta = self.kb.sources[rule.source["guideline"]]
         source: dict[str, Any] = {

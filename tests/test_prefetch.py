@@ -72,6 +72,9 @@ def test_pages_are_followed_and_bounded():
     assert [r["id"] for r in full.keys["conditions"].resources] == ["c1", "c2", "c3"]
     capped = gather(request({"patient": None}, fhirServer=BASE), TEMPLATES, settings=FetchSettings(max_pages=2))
     assert len(capped.keys["conditions"].resources) == 2
+    # Stopping at the page cap is said out loud: the data is incomplete, not complete.
+    assert capped.keys["conditions"].status == "incomplete"
+    assert "incomplete" in (capped.keys["conditions"].problem or "") and "pages" in capped.keys["conditions"].problem
 
 
 @responses.activate
@@ -80,28 +83,33 @@ def test_next_link_to_another_host_never_gets_the_token():
     body["link"] = [{"relation": "next", "url": "https://evil.example/steal"}]
     responses.get(f"{BASE}/Condition", json=body)
     result = gather(request({"patient": None}, fhirServer=BASE, fhirAuthorization=AUTH), TEMPLATES)
-    assert result.keys["conditions"].status == "fetch-failed"
     assert all("evil" not in c.request.url for c in responses.calls)
+    # The page that was read is kept, the rest is reported as unknown.
+    assert result.keys["conditions"].status == "incomplete"
+    assert [r["id"] for r in result.keys["conditions"].resources] == ["lbp-1"]
 
 
 @pytest.mark.parametrize(
-    ("reply", "needle"),
+    ("reply", "logged"),
     [
         ({"status": 500, "json": {}}, "HTTP 500"),
         ({"status": 401, "json": {}}, "HTTP 401"),
         ({"body": "<html>not json</html>", "status": 200}, "not JSON"),
-        ({"body": requests.ConnectTimeout()}, "did not answer"),
+        ({"body": requests.ConnectTimeout()}, "ConnectTimeout"),
+        ({"body": requests.ConnectionError("refused")}, "ConnectionError"),
         ({"json": {"hello": "world"}, "status": 200}, "not a FHIR resource"),
     ],
-    ids=["server-error", "unauthorized", "html", "timeout", "not-fhir"],
+    ids=["server-error", "unauthorized", "html", "timeout", "refused", "not-fhir"],
 )
 @responses.activate
-def test_fetch_failures_are_reported_safely(reply, needle):
+def test_fetch_failures_read_the_same_to_the_caller_and_are_logged(reply, logged, caplog):
+    """A closed port, a silent one and an HTTP error must not be told apart: no port scanner."""
     responses.get(f"{BASE}/Condition", **reply)
     result = gather(request({"patient": None}, fhirServer=BASE, fhirAuthorization=AUTH), TEMPLATES)
-    problem = result.keys["conditions"].problem or ""
-    assert result.keys["conditions"].status == "fetch-failed" and needle in problem
-    assert "secret-token-123" not in json.dumps(result.problems())
+    assert result.keys["conditions"].status == "fetch-failed"
+    assert result.keys["conditions"].problem == "'conditions' was not prefetched and could not be fetched from fhirServer"
+    assert logged in caplog.text
+    assert "secret-token-123" not in json.dumps(result.problems()) + caplog.text
 
 
 @responses.activate
