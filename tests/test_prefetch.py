@@ -107,7 +107,8 @@ def test_fetch_failures_read_the_same_to_the_caller_and_are_logged(reply, logged
     responses.get(f"{BASE}/Condition", **reply)
     result = gather(request({"patient": None}, fhirServer=BASE, fhirAuthorization=AUTH), TEMPLATES)
     assert result.keys["conditions"].status == "fetch-failed"
-    assert result.keys["conditions"].problem == "'conditions' was not prefetched and could not be fetched from fhirServer"
+    failed = "'conditions' was not prefetched and could not be fetched from fhirServer"
+    assert result.keys["conditions"].problem == failed
     assert logged in caplog.text
     assert "secret-token-123" not in json.dumps(result.problems()) + caplog.text
 
