@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "FHIR_DEADLINE": 2.5,
     # Largest FHIR response accepted, in bytes after decompression (refused while streaming past it).
     "FHIR_MAX_BYTES": 4_000_000,
+    # Hook calls per process inside the FHIR fallback at once; more are answered at once, data not fetched.
+    "FHIR_MAX_CONCURRENT_CALLS": 8,
     # Never fetch from fhirServer: only prefetch counts (what is missing is reported, or 412 if required).
     "PREFETCH_ONLY": False,
     # Hostile-input caps: draft orders per request (more is 400) and cards per response (the rest in the trace).

@@ -90,6 +90,7 @@ def _options() -> Options:
             max_pages=int(config["FHIR_MAX_PAGES"]),
             max_resources=int(config["FHIR_MAX_RESOURCES"]),
             max_bytes=int(config["FHIR_MAX_BYTES"]),
+            max_concurrent_calls=int(config["FHIR_MAX_CONCURRENT_CALLS"]),
             prefetch_only=bool(config["PREFETCH_ONLY"]),
             allowed_servers=allowed_fhir_servers(),
         ),

@@ -56,6 +56,22 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _CHUNK = 64 * 1024
 #: How long past the deadline the call waits for its readers to notice their sockets were shut.
 _GRACE = 0.25
+#: How long a call waits for a fallback slot before it reports the data as not fetched.
+_SLOT_WAIT = 0.25
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _call_slots(size: int) -> threading.BoundedSemaphore:
+    """The process-wide fallback slots: hostile calls may hold at most ``size`` request threads.
+
+    A call that finds no slot within ``_SLOT_WAIT`` does not queue (queuing would hold its
+    request thread, which is what starves other callers): it reports the data as not fetched.
+    """
+    with _slots_lock:
+        if size not in _slots:
+            _slots[size] = threading.BoundedSemaphore(max(1, size))
+        return _slots[size]
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,8 @@ class FetchSettings:
     max_pages: int = 10  # per query
     max_resources: int = 5000  # per call, all queries together
     max_bytes: int = 4_000_000  # per response, after decompression
-    max_workers: int = 4
+    max_workers: int = 4  # parallel queries of one call
+    max_concurrent_calls: int = 8  # calls of this process inside the fallback at the same time
     prefetch_only: bool = False
     allowed_servers: tuple[str, ...] | None = None
 
@@ -445,10 +462,14 @@ def gather(
         else:
             to_fetch[key] = query
     refused = _why_not_fetch(request, settings) if to_fetch and source is None else None
+    slot = _call_slots(settings.max_concurrent_calls) if to_fetch and not refused else None
+    if slot is not None and not slot.acquire(timeout=min(_SLOT_WAIT, settings.deadline)):
+        log.warning("fhirServer fallback: every slot busy; %d key(s) not fetched", len(to_fetch))
+        refused, slot = "the service is busy fetching for other calls (try again)", None
     if refused:
         for key in to_fetch:
             results[key] = KeyResult(key, "not-fetched", problem=f"'{key}' was not prefetched and {refused}")
-    elif to_fetch:
+    elif slot is not None:
         budget = Budget(settings.deadline, settings.max_resources)
         own: FhirServerSource | None = None
         try:
@@ -460,6 +481,7 @@ def gather(
             budget.close()
             if own is not None:
                 own.close()
+            slot.release()
     ordered = {key: results[key] for key in templates}
     # Part of a required key is still data: the cards say it is incomplete; 412 is for none.
     failed = [k for k in required if k in ordered and ordered[k].status not in (*OK_STATUSES, INCOMPLETE)]

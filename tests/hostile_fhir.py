@@ -41,6 +41,11 @@ def gzip_bomb(megabytes: int = 1024) -> bytes:
     return header + first + again * (megabytes - 1) + deflate.flush() + trailer
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops connections (1 s SYN retry) when many are slow
+
+
 class HostileFhir:
     """Start with :meth:`start`; ``stop`` wakes every sleeping handler so teardown is quick."""
 
@@ -51,8 +56,7 @@ class HostileFhir:
         self.requests: list[str] = []
         self.bytes_sent = 0
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

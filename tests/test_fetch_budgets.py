@@ -158,3 +158,32 @@ def test_required_data_that_cannot_be_had_in_time_is_412_with_a_text_that_says_n
     assert status_closed == 412
     text = body["issue"][0]["diagnostics"]
     assert text == body_closed["issue"][0]["diagnostics"].replace(str(closed.port), str(hostile.port))
+
+
+def test_calls_beyond_the_fallback_slots_are_answered_without_fetching_and_say_so():
+    """Hostile calls may hold only so many request threads; the next call does not queue behind them."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Stuck:
+        def search(self, relative_url: str) -> list:
+            entered.set()
+            release.wait(5)
+            return []
+
+    class MustNotBeAsked:
+        def search(self, relative_url: str) -> list:
+            raise AssertionError("asked although every slot was busy")
+
+    settings = FetchSettings(max_concurrent_calls=1, deadline=5.0)
+    body = request("https://ehr.example.dk/fhir")
+    holder = threading.Thread(target=gather, args=(body, TEMPLATES), kwargs={"settings": settings, "source": Stuck()})
+    holder.start()
+    try:
+        assert entered.wait(2)
+        result = gather(body, TEMPLATES, settings=settings, source=MustNotBeAsked())
+        assert {r.status for r in result.keys.values()} == {"not-fetched"}
+        assert "busy" in (result.keys["observations"].problem or "")
+    finally:
+        release.set()
+        holder.join(5)
+    assert gather(body, TEMPLATES, settings=settings, source=Stuck()).keys["observations"].status == "fetched"
