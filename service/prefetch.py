@@ -20,6 +20,7 @@ network (a closed port and a silent one read the same), so the service is no por
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -32,6 +33,7 @@ from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -54,6 +56,8 @@ _USER_TOKENS = {
 }
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _CHUNK = 64 * 1024
+_NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
+                   zlib.error)
 #: How long past the deadline the call waits for its readers to notice their sockets were shut.
 _GRACE = 0.25
 #: How long a call waits for a fallback slot before it reports the data as not fetched.
@@ -296,8 +300,9 @@ class FhirServerSource:
                 if answer.status_code != 200:
                     raise FetchError(f"HTTP {answer.status_code}")
                 raw = read_capped(answer, self.settings.max_bytes, self.budget)
-        except requests.RequestException as exc:
-            raise FetchError(f"{type(exc).__name__}") from exc
+        except _NETWORK_ERRORS as exc:  # the body is read from urllib3 directly: its errors too
+            late = " (deadline passed)" if self.budget.expired() else ""
+            raise FetchError(f"{type(exc).__name__}{late}") from exc
         finally:
             _current.budget = None
         try:

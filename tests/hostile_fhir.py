@@ -58,7 +58,7 @@ class HostileFhir:
         self._lock = threading.Lock()
         self.server = _Server(("127.0.0.1", 0), self._handler())
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def base(self, mode: str, target: str = "Observation") -> str:
         assert mode in MODES

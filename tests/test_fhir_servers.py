@@ -129,3 +129,16 @@ def test_a_hook_call_naming_an_unlisted_server_gets_cards_from_prefetch_and_the_
     assert any("observations" in p and "registered for this client" in p
                for p in answer["extension"]["lbp-cds-data-problems"])
     assert all("Data kunne ikke hentes: observations" in c["detail"] for c in answer["cards"])
+
+
+@responses.activate
+def test_prefetch_only_mode_set_in_the_environment_sends_nothing(monkeypatch, tmp_path):
+    from service import create_app
+
+    monkeypatch.setenv("LBP_CDS_PREFETCH_ONLY", "1")
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)}).test_client()
+    body = hook_request("order-select", orders=(imaging_order(),), fhirServer=LISTED)
+    response = client.post("/cds-services/lbp-order-select", json=body)
+    assert len(responses.calls) == 0
+    assert response.status_code == 412
+    assert "prefetch-only" in response.get_json()["issue"][0]["diagnostics"]

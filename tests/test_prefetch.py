@@ -148,3 +148,25 @@ def test_bundle_without_type_and_a_bare_resource_are_accepted():
     untyped = bundle(condition(), with_type=False)
     result = gather(request({"patient": patient(), "conditions": untyped}), TEMPLATES)
     assert [r["id"] for r in result.resources()] == ["p1", "lbp-1"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+@responses.activate
+def test_a_body_that_does_not_decode_is_a_plain_failure_not_a_crash(encoding, caplog):
+    responses.get(f"{BASE}/Condition", body=b"\x1f\x8bnot really gzip", headers={"Content-Encoding": encoding})
+    result = gather(request({"patient": None}, fhirServer=BASE), TEMPLATES)
+    assert result.keys["conditions"].status == "fetch-failed"
+    assert "Traceback" not in caplog.text and "unexpectedly" not in caplog.text
+
+
+@responses.activate
+def test_a_later_page_that_fails_leaves_the_earlier_pages_marked_incomplete():
+    first = bundle(condition(cid="c1"))
+    first["link"] = [{"relation": "next", "url": f"{BASE}/Condition?patient=p1&page=2"}]
+    responses.get(f"{BASE}/Condition", json=first, match=[responses.matchers.query_param_matcher({"patient": "p1"})])
+    responses.get(f"{BASE}/Condition", status=500,
+                  match=[responses.matchers.query_param_matcher({"patient": "p1", "page": "2"})])
+    result = gather(request({"patient": None}, fhirServer=BASE), TEMPLATES)
+    assert result.keys["conditions"].status == "incomplete"
+    assert [r["id"] for r in result.keys["conditions"].resources] == ["c1"]
+    assert "a later page could not be read" in (result.keys["conditions"].problem or "")
