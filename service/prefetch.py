@@ -288,17 +288,17 @@ class FhirServerSource:
     def close(self) -> None:
         self.session.close()
 
-    def _get(self, url: str) -> Any:
+    def _get(self, url: str) -> tuple[int, Any]:
+        """HTTP status and decoded JSON body (200, or 404 whose body may say "no such resource")."""
         remaining = min(self.settings.timeout, self.budget.remaining())
         if remaining <= 0:
             raise FetchError("the deadline passed")
         _current.budget = self.budget
         try:
             with self.session.get(url, timeout=(remaining, remaining), allow_redirects=False, stream=True) as answer:
-                if answer.status_code == 404:
-                    return None
-                if answer.status_code != 200:
-                    raise FetchError(f"HTTP {answer.status_code}")
+                status = answer.status_code
+                if status not in (200, 404):
+                    raise FetchError(f"HTTP {status}")
                 raw = read_capped(answer, self.settings.max_bytes, self.budget)
         except _NETWORK_ERRORS as exc:  # the body is read from urllib3 directly: its errors too
             late = " (deadline passed)" if self.budget.expired() else ""
@@ -308,12 +308,12 @@ class FhirServerSource:
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError) as exc:
-            raise FetchError("the answer is not JSON") from exc
+            raise FetchError(f"HTTP {status}, not JSON") from exc
         try:
             check_json(body)
         except JsonProblem as exc:
             raise FetchError(f"the answer is not acceptable JSON: {exc}") from exc
-        return body
+        return status, body
 
     def search(self, relative_url: str) -> list[Mapping[str, Any]]:
         url: str | None = urljoin(self.base + "/", relative_url.lstrip("/"))
@@ -327,12 +327,14 @@ class FhirServerSource:
             if self.budget.resources_left() <= 0 and pages:
                 raise DataCut(f"the limit of {self.settings.max_resources} resources was reached", out)
             try:
-                body = self._get(url)
+                status, body = self._get(url)
+                if status == 404 and not _no_such_resource(relative_url, pages, body):
+                    raise FetchError("HTTP 404")
             except FetchError as exc:
                 if pages:
                     raise DataCut(_cut_reason(self.budget, exc), out) from exc
                 raise
-            if body is None:
+            if status == 404:
                 return out
             if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
                 raise FetchError("an OperationOutcome instead of data")
@@ -340,6 +342,16 @@ class FhirServerSource:
             out += resources
             pages += 1
         return out
+
+
+def _no_such_resource(relative_url: str, pages: int, body: Any) -> bool:
+    """A 404 means "no data" only for a read (``Patient/p1``) answered by a FHIR server.
+
+    A 404 to a search means the endpoint is wrong, and a 404 page that is not FHIR means it
+    is not a FHIR server: counting either as "no data" would present missing data as complete.
+    """
+    is_read = pages == 0 and "?" not in relative_url
+    return is_read and isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
 
 
 def _cut_reason(budget: Budget, exc: Exception) -> str:

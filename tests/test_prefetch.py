@@ -170,3 +170,31 @@ def test_a_later_page_that_fails_leaves_the_earlier_pages_marked_incomplete():
     assert result.keys["conditions"].status == "incomplete"
     assert [r["id"] for r in result.keys["conditions"].resources] == ["c1"]
     assert "a later page could not be read" in (result.keys["conditions"].problem or "")
+
+
+NOT_FOUND = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
+
+
+@responses.activate
+def test_a_read_of_a_resource_the_server_does_not_have_is_no_data():
+    responses.get(f"{BASE}/Patient/p1", status=404, json=NOT_FOUND)
+    responses.get(f"{BASE}/Condition", json=bundle(condition()))
+    result = gather(request(fhirServer=BASE), TEMPLATES)
+    assert result.keys["patient"].status == "fetched" and result.keys["patient"].resources == ()
+
+
+@pytest.mark.parametrize(
+    ("path", "reply"),
+    [("/Condition", {"status": 404, "json": NOT_FOUND}),
+     ("/Patient/p1", {"status": 404, "body": "<h1>Not Found</h1>"})],
+    ids=["search-endpoint-missing", "not-a-fhir-server"],
+)
+@responses.activate
+def test_a_404_that_does_not_mean_no_such_resource_is_a_failure_not_empty_data(path, reply):
+    """A wrong base URL must not read as "the patient has no conditions"."""
+    responses.get(f"{BASE}/Patient/p1", json=patient())
+    responses.get(f"{BASE}/Condition", json=bundle(condition()))
+    responses.replace(responses.GET, f"{BASE}{path}", **reply)
+    result = gather(request(fhirServer=BASE), TEMPLATES)
+    key = "conditions" if path == "/Condition" else "patient"
+    assert result.keys[key].status == "fetch-failed"
