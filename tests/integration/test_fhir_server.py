@@ -59,3 +59,11 @@ def test_every_service_template_is_a_query_the_server_answers(loaded):
         request = {"hookInstance": "x", "fhirServer": loaded, "context": {"patientId": "int-p1"}}
         result = gather(request, service.prefetch)
         assert not result.incomplete(), result.problems()
+
+
+def test_a_patient_the_server_does_not_know_is_no_data_not_a_failure(loaded):
+    request = {"hookInstance": "x", "fhirServer": loaded, "context": {"patientId": "int-nobody"}}
+    templates = {"patient": "Patient/{{context.patientId}}", "conditions": "Condition?patient={{context.patientId}}"}
+    result = gather(request, templates)
+    assert {k: (r.status, len(r.resources)) for k, r in result.keys.items()} == {
+        "patient": ("fetched", 0), "conditions": ("fetched", 0)}
