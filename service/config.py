@@ -31,10 +31,21 @@ DEFAULTS: dict[str, Any] = {
     "EXPLAIN": False,
     # Most cards a patient-view answer shows; the rest are listed in the trace.
     "MAX_CARDS_PATIENT_VIEW": 3,
-    # FHIR fallback when prefetch is missing: timeout (s) per request, pages and resources at most.
+    # FHIR fallback when prefetch is missing: timeout (s) per read, pages per query, resources per call.
     "FHIR_TIMEOUT": 5.0,
     "FHIR_MAX_PAGES": 10,
     "FHIR_MAX_RESOURCES": 5000,
+    # One deadline (s) for the whole FHIR fallback of a hook call: every read, page and parallel query.
+    "FHIR_DEADLINE": 2.5,
+    # Largest FHIR response accepted, in bytes after decompression (refused while streaming past it).
+    "FHIR_MAX_BYTES": 4_000_000,
+    # Hook calls per process inside the FHIR fallback at once; more are answered at once, data not fetched.
+    "FHIR_MAX_CONCURRENT_CALLS": 8,
+    # Never fetch from fhirServer: only prefetch counts (what is missing is reported, or 412 if required).
+    "PREFETCH_ONLY": False,
+    # Hostile-input caps: draft orders per request (more is 400) and cards per response (the rest in the trace).
+    "MAX_DRAFT_ORDERS": 50,
+    "MAX_CARDS": 20,
     # Folder of extra ValueSets (a site's local codes) added to fhir_profiles/ at start-up.
     "EXTRA_VALUESETS": "",
     # Site overrides of rule parameters: {"IMG-NOT-INDICATED": {"exercise_weeks": 8}}.

@@ -7,15 +7,17 @@ both the HTTP view and ``python -m service evaluate`` call, so they cannot disag
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import PreconditionFailed
 from .facts import ConceptLookup, build_record
 from .knowledge import INDICATOR_RANK, KnowledgeBase, RuleCard
-from .prefetch import FetchSettings, FhirSource, PrefetchUnavailable, gather
+from .prefetch import INCOMPLETE, FetchSettings, FhirSource, PrefetchUnavailable, gather
 from .record import PatientRecord
 from .registry import DATA_CATEGORIES, CdsService
 from .render import Renderer
@@ -36,6 +38,8 @@ class Options:
     language: str = "da"
     explain: bool = False
     max_cards_patient_view: int = 3
+    #: Most cards in any response (many draft orders x rules): the rest are in the trace.
+    max_cards: int = 20
     fetch: FetchSettings = field(default_factory=FetchSettings)
     base_url: str = ""
     #: Re-raise a rule's exception (tests, debugging) instead of reporting it.
@@ -99,8 +103,10 @@ def evaluate_record(
     fired: list[tuple[RuleCard, Finding]] = []
     trace: list[dict[str, Any]] = []
     problems: list[str] = []
+    ran: list[tuple[RuleCard, list[Finding]]] = []
     for rule in kb.for_hook(hook):
         findings, error = _run_rule(rule, record, options.strict)
+        ran.append((rule, findings))
         if error:
             problems.append(error)
         trace.append(_trace_entry(rule, findings, error, renderer))
@@ -113,10 +119,46 @@ def evaluate_record(
             if entry["rule"] in hidden:
                 entry["suppressed"] = f"noise limit: at most {options.max_cards_patient_view} cards"
         fired = fired[: options.max_cards_patient_view]
+    if len(fired) > options.max_cards:
+        hidden_findings = {id(finding) for _, finding in fired[options.max_cards:]}
+        for entry, (_, findings) in zip(trace, ran, strict=True):
+            if any(id(f) in hidden_findings for f in findings):
+                entry["suppressed"] = f"response limit: at most {options.max_cards} cards"
+        problems.append(
+            f"{len(fired) - options.max_cards} further card(s) not shown: at most {options.max_cards} cards per "
+            "response, the most urgent first; the rule trace (lbp-cds-explain) lists every rule that fired."
+        )
+        fired = fired[: options.max_cards]
     cards = [renderer.card(rule, finding, record, hook_instance) for rule, finding in fired]
     issued = [IssuedCard(c["uuid"], rule.id, rule.version, tuple(s["uuid"] for s in c.get("suggestions", ())))
               for c, (rule, _) in zip(cards, fired, strict=True)]
     return cards, issued, trace, problems
+
+
+#: At most this many medicines are fetched by reference in one call.
+MAX_MEDICATION_READS = 10
+_MEDICATION_ID = re.compile(r"^Medication/[A-Za-z0-9\-.]{1,64}$")
+
+
+def _fetch_medicines(
+    request: Mapping[str, Any], references: Sequence[str], settings: FetchSettings, source: FhirSource | None,
+    started: float,
+) -> list[Mapping[str, Any]]:
+    """Read ``Medication/{id}`` that a draft or active prescription names but the request did not carry.
+
+    Through the same fallback as the prefetch keys (allowlist, caps), within what is left of the
+    call's one deadline; what cannot be read stays unresolved and is reported by the record builder.
+    """
+    wanted = [r for r in references if _MEDICATION_ID.match(r)][:MAX_MEDICATION_READS]
+    left = settings.deadline - (time.monotonic() - started)
+    if not wanted or left < 0.2 or (source is None and not request.get("fhirServer")):
+        return []
+    queries = {f"medication {ref}": ref for ref in wanted}
+    try:
+        extra = gather(request, queries, (), replace(settings, deadline=left), source)
+    except PrefetchUnavailable:  # nothing is required here; kept for safety
+        return []
+    return [r for result in extra.keys.values() for r in result.resources if r.get("resourceType") == "Medication"]
 
 
 def evaluate_request(
@@ -130,17 +172,24 @@ def evaluate_request(
     source: FhirSource | None = None,
 ) -> Result:
     """The pipeline for a validated hook request (see the module docstring)."""
+    started = time.monotonic()
     try:
         data = gather(request, service.prefetch, service.required, options.fetch, source)
     except PrefetchUnavailable as exc:
         raise PreconditionFailed(str(exc)) from exc
     unavailable = sorted(
-        DATA_CATEGORIES.get(key, key) for key, result in data.keys.items() if result.status not in OK_STATUSES
+        DATA_CATEGORIES.get(key, key)
+        for key, result in data.keys.items()
+        if result.status not in OK_STATUSES and result.status != INCOMPLETE
     )
-    built = build_record(
-        data.resources(), request["context"], service.hook, terms, now or datetime.now(UTC), unavailable,
-        kb.validity,
-    )
+    incomplete = sorted(DATA_CATEGORIES.get(k, k) for k, result in data.keys.items() if result.status == INCOMPLETE)
+    resources = data.resources()
+    built = build_record(resources, request["context"], service.hook, terms, now or datetime.now(UTC), unavailable,
+                         incomplete, validity=kb.validity)
+    fetched = _fetch_medicines(request, built.unresolved_medications, options.fetch, source, started)
+    if fetched:
+        built = build_record([*resources, *fetched], request["context"], service.hook, terms,
+                             now or datetime.now(UTC), unavailable, incomplete, validity=kb.validity)
     cards, issued, trace, rule_problems = evaluate_record(
         built.record, service.hook, kb, str(request["hookInstance"]), options
     )

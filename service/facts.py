@@ -352,6 +352,7 @@ def build_record(
     terms: ConceptLookup,
     now: datetime,
     unavailable: Iterable[str] = (),
+    incomplete: Iterable[str] = (),
     validity: Mapping[str, int] | None = None,
 ) -> BuildResult:
     """Turn raw FHIR resources and the hook context into one PatientRecord.
@@ -398,6 +399,7 @@ def build_record(
         care=tuple(out.care),
         draft_orders=tuple(orders),
         unavailable=frozenset(unavailable),
+        incomplete=frozenset(incomplete),
         validity=dict(validity or {}),
     )
     return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing)

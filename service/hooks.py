@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from .auth import authenticate
 from .engine import PROBLEMS_KEY, Options, evaluate_request
 from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnsupportedMediaType
+from .json_guard import MAX_DEPTH, JsonProblem, check_json
 from .logs import note
 from .prefetch import FetchSettings
 from .registry import SERVICES, CdsService
@@ -44,13 +45,20 @@ def read_json() -> Any:
         )
     raw = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise BadRequest("The body is not UTF-8 encoded JSON.") from exc
     except json.JSONDecodeError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
-    except (ValueError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.") from exc
+    except ValueError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+    try:
+        check_json(body)
+    except JsonProblem as exc:
+        raise BadRequest(f"The body is not acceptable: {exc}.") from exc
+    return body
 
 
 def _service(service_id: str) -> CdsService:
@@ -61,6 +69,18 @@ def _service(service_id: str) -> CdsService:
     return service
 
 
+def allowed_fhir_servers() -> tuple[str, ...] | None:
+    """The verified client's ``fhirServers`` (set on ``flask.g.client`` by authentication).
+
+    ``None``: no verified client on this request (authentication off or not installed);
+    ``()``: a client with no servers listed (authentication off, development). Both mean no
+    allowlist is in force; :func:`service.fhir_servers.refusal` still demands https (http
+    only to loopback). A non-empty tuple: only those base URLs are ever sent a request.
+    """
+    servers = getattr(getattr(g, "client", None), "fhir_servers", None)
+    return None if servers is None else tuple(str(s) for s in servers)
+
+
 def _options() -> Options:
     config = current_app.config
     language = request.accept_languages.best_match(LANGUAGES) if request.accept_languages else None
@@ -68,10 +88,16 @@ def _options() -> Options:
         language=language or str(config["LANGUAGE"]),
         explain=bool(config["EXPLAIN"]),
         max_cards_patient_view=int(config["MAX_CARDS_PATIENT_VIEW"]),
+        max_cards=int(config["MAX_CARDS"]),
         fetch=FetchSettings(
             timeout=float(config["FHIR_TIMEOUT"]),
+            deadline=float(config["FHIR_DEADLINE"]),
             max_pages=int(config["FHIR_MAX_PAGES"]),
             max_resources=int(config["FHIR_MAX_RESOURCES"]),
+            max_bytes=int(config["FHIR_MAX_BYTES"]),
+            max_concurrent_calls=int(config["FHIR_MAX_CONCURRENT_CALLS"]),
+            prefetch_only=bool(config["PREFETCH_ONLY"]),
+            allowed_servers=allowed_fhir_servers(),
         ),
         base_url=str(config["PUBLIC_URL"] or request.host_url).rstrip("/"),
         strict=bool(config["TESTING"]) and config.get("PROPAGATE_EXCEPTIONS") is not False,
@@ -94,7 +120,9 @@ def call(service_id: str) -> Any:
     """``POST /cds-services/{id}``: validate, evaluate, remember which cards were issued."""
     service = _service(service_id)
     state = runtime()
-    body = state.validators.hook_request(service.hook, read_json())
+    body = state.validators.hook_request(
+        service.hook, read_json(), max_draft_orders=int(current_app.config["MAX_DRAFT_ORDERS"])
+    )
     note(hook=service.hook, hookInstance=str(body["hookInstance"])[:64])
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
     note(fired=[c.rule_id for c in result.issued],

@@ -216,6 +216,9 @@ class PatientRecord:
     #: Data categories that could not be had (e.g. ``"observations"``): their absence
     #: in the record means "unknown", not "none".
     unavailable: frozenset[str] = frozenset()
+    #: Data categories read only in part (a deadline or cap cut them): what is in the record
+    #: is real, but the absence of anything else means "unknown".
+    incomplete: frozenset[str] = frozenset()
     #: Concept → days a finding stays current (``cards/_meta/validity.json``); absent = no limit.
     validity: Mapping[str, int] = field(default_factory=dict)
 

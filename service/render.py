@@ -9,6 +9,7 @@ traced to the rule version that produced the card.
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -21,6 +22,8 @@ from .rules.base import Finding
 UUID_NAMESPACE = uuid.UUID("5b6f4c1e-2d1f-4d8e-9a57-4c2b0d7e8a11")
 RULE_SYSTEM = "https://lbp-cds.org/fhir/CodeSystem/rules"
 SUMMARY_MAX = 139
+_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def stable_uuid(*parts: str) -> str:
@@ -57,7 +60,8 @@ class Renderer:
             return f"{self.common['months'][value.earliest.month - 1]} {value.earliest.year}"
         return self.date(value.earliest)
 
-    def value(self, value: Any) -> str:
+    def value(self, value: Any, markdown: bool = False) -> str:
+        """A fact as text; with ``markdown``, text that is not ours (no label) is escaped."""
         if isinstance(value, (datetime, date)):
             return self.date(value)
         if isinstance(value, PartialDate):
@@ -65,22 +69,25 @@ class Renderer:
         if isinstance(value, Span):
             return f"{value.low}–{value.high}"
         if isinstance(value, (list, tuple, set, frozenset)):
-            return self.join([self.value(v) for v in value])
+            return self.join([self.value(v, markdown) for v in value])
         if isinstance(value, float):
             return str(int(value)) if value.is_integer() else f"{value:.1f}"
         if isinstance(value, str):
-            return self.kb.label(value, self.lang) or value
+            label = self.kb.label(value, self.lang)
+            if label:
+                return label
+            return escape_markdown(value) if markdown else value
         return str(value)
 
-    def fill(self, template: str, facts: Mapping[str, Any]) -> str:
-        return template.format_map({k: self.value(v) for k, v in facts.items()})
+    def fill(self, template: str, facts: Mapping[str, Any], markdown: bool = False) -> str:
+        return template.format_map({k: self.value(v, markdown) for k, v in facts.items()})
 
     # -- card parts ----------------------------------------------------------
     def texts(self, rule: RuleCard, finding: Finding) -> tuple[str, str]:
         texts = rule.data["texts"][self.lang]
         variant = texts.get("variants", {}).get(finding.variant, {}) if finding.variant else {}
         summary = self.fill(variant.get("summary", texts["summary"]), finding.facts)
-        detail = self.fill(variant.get("detail", texts["detail"]), finding.facts)
+        detail = self.fill(variant.get("detail", texts["detail"]), finding.facts, markdown=True)
         return summary, detail
 
     def screen_block(self, finding: Finding) -> list[str]:
@@ -163,9 +170,11 @@ class Renderer:
         if finding.order_ref:
             order = next((o for o in record.draft_orders if o.ref == finding.order_ref), None)
             name = (order.display if order and order.display else None) or finding.order_ref
-            blocks.append(self.common["order_about"].format(order=name))
+            blocks.append(self.common["order_about"].format(order=escape_markdown(name)))
         if record.unavailable:
             blocks.append(self.common["data_unavailable"].format(items=self.join(sorted(record.unavailable))))
+        if record.incomplete:
+            blocks.append(self.common["data_incomplete"].format(items=self.join(sorted(record.incomplete))))
         blocks += self.source_block(rule)
         source_meta = self.kb.sources[rule.source["guideline"]]
         source: dict[str, Any] = {
@@ -198,6 +207,18 @@ class Renderer:
             extension["orderRef"] = finding.order_ref
         card["extension"] = {"dk.lbp-cds.rule": extension}
         return card
+
+
+def escape_markdown(text: str) -> str:
+    """Text from the request (an order's name, a medicine's) made inert in card markdown.
+
+    ``detail`` is GitHub-flavoured markdown: an order named ``[Klik](https://evil)`` or
+    ``<img src=x>``, or one with a newline and ``# heading``, would otherwise become a link,
+    HTML or structure in the EHR. Every ASCII punctuation mark is backslash-escaped (which
+    CommonMark renders as the mark itself), control characters and line breaks become spaces.
+    """
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return _PUNCTUATION.sub(r"\\\g<0>", flat)
 
 
 def summary_title(rule: RuleCard, lang: str) -> str:

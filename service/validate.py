@@ -55,12 +55,23 @@ class Validators:
         Draft202012Validator.check_schema(feedback_doc)
         return cls(hooks, Draft202012Validator(feedback_doc, format_checker=checker))
 
-    def hook_request(self, hook: str, body: Any) -> Mapping[str, Any]:
-        """Validate a hook call for the service's ``hook``; raise BadRequest listing every problem."""
+    def hook_request(self, hook: str, body: Any, max_draft_orders: int | None = None) -> Mapping[str, Any]:
+        """Validate a hook call for the service's ``hook``; raise BadRequest listing every problem.
+
+        ``max_draft_orders`` is checked first: every order costs a pass of every order rule
+        and possibly a card, so the count is capped before any of that work is done.
+        """
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object (a CDS Hooks request).")
         if isinstance(body.get("hook"), str) and body["hook"] != hook:
             raise BadRequest(f"This service answers the '{hook}' hook, but the request is for '{body['hook']}'.")
+        if max_draft_orders is not None:
+            orders = _draft_order_count(body)
+            if orders > max_draft_orders:
+                raise BadRequest(
+                    f"$.context.draftOrders: {orders} draft orders; this service checks at most {max_draft_orders} "
+                    "per request. Send them in smaller groups."
+                )
         _raise_all(self.hooks[hook], body, "The CDS Hooks request is not valid")
         return body
 
@@ -69,6 +80,13 @@ class Validators:
             raise BadRequest("The feedback body must be a JSON object with a 'feedback' array.")
         _raise_all(self.feedback, body, "The feedback request is not valid")
         return body
+
+
+def _draft_order_count(body: Mapping[str, Any]) -> int:
+    context = body.get("context")
+    orders = context.get("draftOrders") if isinstance(context, dict) else None
+    entries = orders.get("entry") if isinstance(orders, dict) else None
+    return len(entries) if isinstance(entries, list) else 0
 
 
 def _raise_all(validator: Draft202012Validator, body: Any, what: str) -> None:

@@ -342,3 +342,20 @@ def test_neurologist_is_silent_when_an_alarm_sign_is_present():
     saddle = finding("saddle", "saddle-anaesthesia", at(0, 1), True)
     assert "REF-NEUROLOGIST" in fired(run("patient-view", [SCIATICA_7W, atypical]))
     assert "REF-NEUROLOGIST" not in fired(run("patient-view", [SCIATICA_7W, atypical, saddle]))
+
+
+def test_a_medicine_missing_from_the_prefetch_is_read_from_the_fhir_server():
+    """Prefetch came without the Medication (no _include): the service reads Medication/{id} itself."""
+    from service.engine import Options, evaluate_request
+    from service.registry import SERVICES
+    from tests.ehr import KB, NOW, TERMS, FakeFhirServer, request
+
+    order = drug("rx-1", medicationReference={"reference": "Medication/lyrica"})
+    body = request("order-select", [LBP_3W], [order])
+    body["fhirServer"] = "https://fhir.region.example.dk/r4"
+    server = FakeFhirServer([PREGABALIN])
+    result = evaluate_request(body, SERVICES["lbp-order-select"], KB, TERMS, Options(explain=True, strict=True),
+                              now=NOW, source=server)
+    assert server.queries == ["Medication/lyrica"]
+    assert "MED-GABAPENTINOID" in fired(result.response)
+    assert not problems(result.response)

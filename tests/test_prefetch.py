@@ -72,6 +72,9 @@ def test_pages_are_followed_and_bounded():
     assert [r["id"] for r in full.keys["conditions"].resources] == ["c1", "c2", "c3"]
     capped = gather(request({"patient": None}, fhirServer=BASE), TEMPLATES, settings=FetchSettings(max_pages=2))
     assert len(capped.keys["conditions"].resources) == 2
+    # Stopping at the page cap is said out loud: the data is incomplete, not complete.
+    assert capped.keys["conditions"].status == "incomplete"
+    assert "incomplete" in (capped.keys["conditions"].problem or "") and "pages" in capped.keys["conditions"].problem
 
 
 @responses.activate
@@ -80,28 +83,34 @@ def test_next_link_to_another_host_never_gets_the_token():
     body["link"] = [{"relation": "next", "url": "https://evil.example/steal"}]
     responses.get(f"{BASE}/Condition", json=body)
     result = gather(request({"patient": None}, fhirServer=BASE, fhirAuthorization=AUTH), TEMPLATES)
-    assert result.keys["conditions"].status == "fetch-failed"
     assert all("evil" not in c.request.url for c in responses.calls)
+    # The page that was read is kept, the rest is reported as unknown.
+    assert result.keys["conditions"].status == "incomplete"
+    assert [r["id"] for r in result.keys["conditions"].resources] == ["lbp-1"]
 
 
 @pytest.mark.parametrize(
-    ("reply", "needle"),
+    ("reply", "logged"),
     [
         ({"status": 500, "json": {}}, "HTTP 500"),
         ({"status": 401, "json": {}}, "HTTP 401"),
         ({"body": "<html>not json</html>", "status": 200}, "not JSON"),
-        ({"body": requests.ConnectTimeout()}, "did not answer"),
+        ({"body": requests.ConnectTimeout()}, "ConnectTimeout"),
+        ({"body": requests.ConnectionError("refused")}, "ConnectionError"),
         ({"json": {"hello": "world"}, "status": 200}, "not a FHIR resource"),
     ],
-    ids=["server-error", "unauthorized", "html", "timeout", "not-fhir"],
+    ids=["server-error", "unauthorized", "html", "timeout", "refused", "not-fhir"],
 )
 @responses.activate
-def test_fetch_failures_are_reported_safely(reply, needle):
+def test_fetch_failures_read_the_same_to_the_caller_and_are_logged(reply, logged, caplog):
+    """A closed port, a silent one and an HTTP error must not be told apart: no port scanner."""
     responses.get(f"{BASE}/Condition", **reply)
     result = gather(request({"patient": None}, fhirServer=BASE, fhirAuthorization=AUTH), TEMPLATES)
-    problem = result.keys["conditions"].problem or ""
-    assert result.keys["conditions"].status == "fetch-failed" and needle in problem
-    assert "secret-token-123" not in json.dumps(result.problems())
+    assert result.keys["conditions"].status == "fetch-failed"
+    failed = "'conditions' was not prefetched and could not be fetched from fhirServer"
+    assert result.keys["conditions"].problem == failed
+    assert logged in caplog.text
+    assert "secret-token-123" not in json.dumps(result.problems()) + caplog.text
 
 
 @responses.activate
@@ -139,3 +148,53 @@ def test_bundle_without_type_and_a_bare_resource_are_accepted():
     untyped = bundle(condition(), with_type=False)
     result = gather(request({"patient": patient(), "conditions": untyped}), TEMPLATES)
     assert [r["id"] for r in result.resources()] == ["p1", "lbp-1"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+@responses.activate
+def test_a_body_that_does_not_decode_is_a_plain_failure_not_a_crash(encoding, caplog):
+    responses.get(f"{BASE}/Condition", body=b"\x1f\x8bnot really gzip", headers={"Content-Encoding": encoding})
+    result = gather(request({"patient": None}, fhirServer=BASE), TEMPLATES)
+    assert result.keys["conditions"].status == "fetch-failed"
+    assert "Traceback" not in caplog.text and "unexpectedly" not in caplog.text
+
+
+@responses.activate
+def test_a_later_page_that_fails_leaves_the_earlier_pages_marked_incomplete():
+    first = bundle(condition(cid="c1"))
+    first["link"] = [{"relation": "next", "url": f"{BASE}/Condition?patient=p1&page=2"}]
+    responses.get(f"{BASE}/Condition", json=first, match=[responses.matchers.query_param_matcher({"patient": "p1"})])
+    responses.get(f"{BASE}/Condition", status=500,
+                  match=[responses.matchers.query_param_matcher({"patient": "p1", "page": "2"})])
+    result = gather(request({"patient": None}, fhirServer=BASE), TEMPLATES)
+    assert result.keys["conditions"].status == "incomplete"
+    assert [r["id"] for r in result.keys["conditions"].resources] == ["c1"]
+    assert "a later page could not be read" in (result.keys["conditions"].problem or "")
+
+
+NOT_FOUND = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
+
+
+@responses.activate
+def test_a_read_of_a_resource_the_server_does_not_have_is_no_data():
+    responses.get(f"{BASE}/Patient/p1", status=404, json=NOT_FOUND)
+    responses.get(f"{BASE}/Condition", json=bundle(condition()))
+    result = gather(request(fhirServer=BASE), TEMPLATES)
+    assert result.keys["patient"].status == "fetched" and result.keys["patient"].resources == ()
+
+
+@pytest.mark.parametrize(
+    ("path", "reply"),
+    [("/Condition", {"status": 404, "json": NOT_FOUND}),
+     ("/Patient/p1", {"status": 404, "body": "<h1>Not Found</h1>"})],
+    ids=["search-endpoint-missing", "not-a-fhir-server"],
+)
+@responses.activate
+def test_a_404_that_does_not_mean_no_such_resource_is_a_failure_not_empty_data(path, reply):
+    """A wrong base URL must not read as "the patient has no conditions"."""
+    responses.get(f"{BASE}/Patient/p1", json=patient())
+    responses.get(f"{BASE}/Condition", json=bundle(condition()))
+    responses.replace(responses.GET, f"{BASE}{path}", **reply)
+    result = gather(request(fhirServer=BASE), TEMPLATES)
+    key = "conditions" if path == "/Condition" else "patient"
+    assert result.keys[key].status == "fetch-failed"

@@ -101,3 +101,11 @@ def test_fallback_resolves_a_medication_reference_on_the_server(timeline, client
     body = hook_request("order-select", pid="int-p7", orders=(order,), fhirServer=timeline)
     cards = client.post("/cds-services/lbp-order-select", json=body).get_json()["cards"]
     assert "MED-GABAPENTINOID" in [c["source"]["topic"]["code"] for c in cards]
+
+
+def test_a_patient_the_server_does_not_know_is_no_data_not_a_failure(loaded):
+    request = {"hookInstance": "x", "fhirServer": loaded, "context": {"patientId": "int-nobody"}}
+    templates = {"patient": "Patient/{{context.patientId}}", "conditions": "Condition?patient={{context.patientId}}"}
+    result = gather(request, templates)
+    assert {k: (r.status, len(r.resources)) for k, r in result.keys.items()} == {
+        "patient": ("fetched", 0), "conditions": ("fetched", 0)}
