@@ -316,6 +316,11 @@ def _draft_orders(
         rid = raw.get("id")
         ref = f"{rtype}/{rid}" if isinstance(rid, str) and rid else f"{rtype}/#{index}"
         selected = hook != "order-select" or not selections or ref in selections
+        if rtype == "MedicationRequest" and not fhir.prune(
+                {k: raw.get(k) for k in ("medicationCodeableConcept", "medicationReference")}):
+            # The prescriber has not picked a drug yet (the sandbox's Rx View calls on opening): nothing to check.
+            out.problems.append(f"{ref}: no medicine chosen yet; the draft order was not checked")
+            continue
         if not raw.get("intent"):
             raw = {**raw, "intent": DRAFT_INTENT}
             out.problems.append(f"{ref}: the draft order has no intent (FHIR R4 requires one); read as "
