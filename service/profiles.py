@@ -101,6 +101,15 @@ def topic_map(rule_ids: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def check_knowledge(rule_ids: Iterable[str]) -> dict[str, str]:
+    """At start-up: Epic topic codes are unique and every rated rule exists; the topic map is returned."""
+    ids = list(rule_ids)
+    unknown = sorted(set(PAMA_RATING_OF_RULE) - set(ids))
+    if unknown:
+        raise ProfileError(f"{DATA_FILE.name}: sandbox.pamaRating names unknown rule(s) {unknown}")
+    return topic_map(ids)
+
+
 def rule_for_topic(code: str, topics: Mapping[str, str]) -> str | None:
     """The rule id behind a topic code as we send it to any profile (rule id or its Epic form)."""
     return code if code in topics.values() else topics.get(code)

@@ -233,3 +233,11 @@ def test_every_scenario_response_keeps_each_profiles_limits(profile):
             assert violations(shaped, profile, hook) == [], (stem, index)
             checked += 1
     assert checked > 60
+
+
+def test_start_up_checks_the_profile_data_against_the_rules():
+    from service.profiles import check_knowledge
+
+    assert check_knowledge(KB.rules)["IMGNOTINDICATED"] == "IMG-NOT-INDICATED"
+    with pytest.raises(ProfileError, match="unknown rule"):
+        check_knowledge([r for r in KB.rules if r != "IMG-NOT-INDICATED"])
