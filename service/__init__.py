@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import app_errors, cors, fhir, hooks, logs, pages, security_headers
+from . import app_errors, cors, fhir, hooks, logs, pages, profiles, security_headers
 from .auth import EXTENSION_KEY as AUTH_KEY
 from .auth import build_authenticator
 from .config import DEFAULTS
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     terminology = Terminology.load(Path(app.config["PROFILES_DIR"]), Path(extra) if extra else None)
     knowledge = load_knowledge(Path(app.config["CARDS_DIR"]), _as_mapping(app.config["RULE_PARAMS"]),
                                _as_mapping(app.config["VALIDITY_DAYS"]))
+    profiles.check_knowledge(knowledge.rules)
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)

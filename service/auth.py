@@ -30,6 +30,7 @@ from flask import current_app, g, request
 from .clients import ASYMMETRIC_ALGORITHMS, Client, development_client, load_clients
 from .errors import ServiceUnavailable, Unauthorized
 from .jwks import JwksCache, JwksUnavailable
+from .profiles import check_profile
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def _flag(value: Any, name: str) -> bool:
 def build_authenticator(config: Mapping[str, Any], data_dir: Path, replay: ReplayCache) -> Authenticator:
     """From the settings: the clients file, else the local development key; or nobody checked (AUTH off)."""
     jwks = JwksCache(timeout=float(config["JWKS_TIMEOUT"]), ttl=float(config["JWKS_CACHE_SECONDS"]))
-    profile = str(config["DEFAULT_PROFILE"])
+    profile = check_profile(str(config["DEFAULT_PROFILE"]), "LBP_CDS_DEFAULT_PROFILE")
     leeway = float(config["AUTH_LEEWAY"])
     if not _flag(config["AUTH"], "AUTH"):
         log.warning(

@@ -60,6 +60,7 @@ SYSTEM_NAMES = {
     "http://www.whocc.no/atc": "ATC",
     "http://loinc.org": "LOINC",
     "http://www.ama-assn.org/go/cpt": "CPT",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
     "https://lbp-cds.org/fhir/CodeSystem/lbp-concepts": "lbp-concepts",
     "http://terminology.hl7.org/CodeSystem/v2-0136": "HL7 v2-0136",
     "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation": "HL7 interpretation",

@@ -18,6 +18,7 @@ import click
 from werkzeug.serving import WSGIRequestHandler
 
 from .errors import CdsError, operation_outcome
+from .profiles import PROFILES
 
 
 class _QuietServerHandler(WSGIRequestHandler):
@@ -55,10 +56,13 @@ def main(ctx: click.Context, host: str, port: int) -> None:
 @click.argument("request_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--service", "service_id", help="Service id (default: the lbp service for the request's hook).")
 @click.option("--lang", type=click.Choice(["da", "en"]), help="Card language (default: LBP_CDS_LANGUAGE).")
-def evaluate(request_file: Path, service_id: str | None, lang: str | None) -> None:
+@click.option("--profile", type=click.Choice(sorted(PROFILES)),
+              help="Shape the response for this EHR profile (default: LBP_CDS_DEFAULT_PROFILE).")
+def evaluate(request_file: Path, service_id: str | None, lang: str | None, profile: str | None) -> None:
     """Print the response (cards and rule trace) for a hook request read from a file."""
     from . import create_app
     from .engine import Options, evaluate_request
+    from .profiles import shape
     from .registry import SERVICES
     from .runtime import runtime
 
@@ -78,11 +82,13 @@ def evaluate(request_file: Path, service_id: str | None, lang: str | None) -> No
         try:
             request = state.validators.hook_request(service.hook, body)
             result = evaluate_request(request, service, state.knowledge, state.terminology, replace(options))
+            response = shape(result.response, profile or str(app.config["DEFAULT_PROFILE"]), service.hook,
+                             request["context"])
         except CdsError as exc:
             outcome = operation_outcome(exc.diagnostics, code=exc.code, issue_type=exc.issue_type, details=exc.details)
             click.echo(json.dumps(outcome, ensure_ascii=False, indent=2))
             sys.exit(1)
-    click.echo(json.dumps(result.response, ensure_ascii=False, indent=2, default=str))
+    click.echo(json.dumps(response, ensure_ascii=False, indent=2, default=str))
 
 
 @main.command()

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .profiles import ProfileError, check_profile
+
 #: What the CDS Hooks specification recommends; a client may narrow or (asymmetric only) widen it.
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
 #: Asymmetric algorithms a clients file may allow. ``none`` and HMAC (HS*) can never be allowed:
@@ -146,6 +148,10 @@ def _client(entry: Any, index: int, base: Path, where_file: str) -> Client:
     profile = entry.get("profile", "generic")
     if not isinstance(profile, str) or not profile:
         raise ClientsError(f"{where}: 'profile' must be a non-empty string")
+    try:
+        check_profile(profile, where)
+    except ProfileError as exc:
+        raise ClientsError(str(exc)) from None
     return Client(
         iss=iss,
         fhir_servers=tuple(normalise_base_url(u) for u in fhir_servers),

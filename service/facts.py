@@ -28,6 +28,7 @@ from .record import (
     OnsetBasis,
     PatientRecord,
     Precision,
+    UnreadableOrder,
 )
 
 ACTIVE_CONDITION = {"active", "recurrence", "relapse"}
@@ -42,6 +43,9 @@ CARE_STATUS = {"active", "completed", "on-hold"}
 PROCEDURE_STATUS = {"completed", "in-progress", "preparation"}
 ENCOUNTER_STATUS = {"planned", "arrived", "triaged", "in-progress", "onleave", "finished"}
 ORDER_TYPES = {"ServiceRequest", "MedicationRequest"}
+#: What a draft order without ``intent`` is read as: an order being written (the sandbox sets none
+#: until a drug is picked). The rules do not read ``intent``; R4 requires it, so the parser does.
+DRAFT_INTENT = "order"
 
 
 class ConceptLookup(Protocol):
@@ -66,6 +70,7 @@ class _Draft:
     #: ``Medication/id`` → ATC class concepts and display (for medicationReference).
     medicines: dict[str, tuple[frozenset[str], str | None]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    unreadable: list[UnreadableOrder] = field(default_factory=list)
 
     def add(self, assertion: Assertion) -> None:
         self.facts.setdefault(assertion.concept, []).append(assertion)
@@ -307,21 +312,33 @@ def _draft_orders(
     for index, raw in enumerate(raws):
         if not isinstance(raw, dict) or raw.get("resourceType") not in ORDER_TYPES:
             continue
+        rtype = raw["resourceType"]
+        rid = raw.get("id")
+        ref = f"{rtype}/{rid}" if isinstance(rid, str) and rid else f"{rtype}/#{index}"
+        selected = hook != "order-select" or not selections or ref in selections
+        if rtype == "MedicationRequest" and not fhir.prune(
+                {k: raw.get(k) for k in ("medicationCodeableConcept", "medicationReference")}):
+            # The prescriber has not picked a drug yet (the sandbox's Rx View calls on opening): nothing to check.
+            out.problems.append(f"{ref}: no medicine chosen yet; the draft order was not checked")
+            continue
+        if not raw.get("intent"):
+            raw = {**raw, "intent": DRAFT_INTENT}
+            out.problems.append(f"{ref}: the draft order has no intent (FHIR R4 requires one); read as "
+                                f"'{DRAFT_INTENT}'")
         parsed = fhir.parse_one(raw)
         out.problems += parsed.repairs
         model = parsed.model
         if model is None:
-            out.problems.append(parsed.problem or f"draft order {index} skipped")
+            problem = parsed.problem or f"draft order {index} skipped"
+            out.problems.append(problem)
+            out.unreadable.append(UnreadableOrder(ref, problem.split(": ", 1)[-1], selected))
             continue
-        rtype = raw["resourceType"]
-        ref = f"{rtype}/{model.id}" if model.id else f"{rtype}/#{index}"
         if rtype == "ServiceRequest":
             code = model.code
             concepts = out.terms.concepts_in(fhir.codings(code))
             display = (code.text or next((c.display for c in (code.coding or ()) if c.display), None)) if code else None
         else:
             concepts, display = _medicine_of(model, out, unresolved)
-        selected = hook != "order-select" or not selections or ref in selections
         orders.append(DraftOrder(ref, rtype, concepts, _reasons(model, out), display, selected, raw))
     return orders
 
@@ -398,6 +415,7 @@ def build_record(
         medications=tuple(out.medications),
         care=tuple(out.care),
         draft_orders=tuple(orders),
+        unreadable_orders=tuple(out.unreadable),
         unavailable=frozenset(unavailable),
         incomplete=frozenset(incomplete),
         validity=dict(validity or {}),

@@ -7,12 +7,16 @@ Encounter). Should that change, this file is the only one to touch.
 Resources are parsed one by one: a bad resource is reported and skipped, never the
 whole request. Before parsing, empty values (``null``, ``""``, ``[]``, ``{}``) are
 dropped, because real clients send them (the CDS Hooks sandbox drafts an order with
-``coding: [{}]`` and ``reasonCode: []``) and they carry no information.
+``coding: [{}]`` and ``reasonCode: []``) and they carry no information. A single object
+where R4 says a list (the sandbox's and Epic's ``MedicationRequest.category``, the
+sandbox's ``reasonCode``) is wrapped in a list, at any depth, and each such repair is
+reported like a zone-less time: lenient in what we read, never silent about it.
 """
 
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,6 +45,69 @@ LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")
 _ZONELESS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$")
 
 _MODELS = {name: get_fhir_model_class(name) for name in READ_TYPES}
+#: Element fields (per FHIR type name) that R4 makes lists, and the FHIR type of each element field.
+_SHAPES: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
+
+
+def _fhir_type(annotation: Any) -> tuple[bool, str | None]:
+    """``(is_list, FHIR type name)`` of a field annotation: ``List[CodeableConceptType]`` → list of CodeableConcept."""
+    is_list = False
+    while True:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        origin = typing.get_origin(annotation)
+        if origin in (list, typing.List):  # noqa: UP006  (the models use typing.List)
+            is_list = True
+        if not args or origin is typing.Annotated:
+            break
+        annotation = args[0]
+    name = getattr(annotation, "__name__", "")
+    return is_list, (name.removesuffix("Type") if name.endswith("Type") and name != "ResourceType" else None)
+
+
+def _shape(type_name: str) -> tuple[frozenset[str], dict[str, str]]:
+    """Which fields of ``type_name`` are lists and which hold other elements (cached per type)."""
+    if type_name not in _SHAPES:
+        lists: set[str] = set()
+        children: dict[str, str] = {}
+        try:
+            model = get_fhir_model_class(type_name)
+        except (KeyError, ValueError):
+            _SHAPES[type_name] = (frozenset(), {})
+            return _SHAPES[type_name]
+        for name, info in model.model_fields.items():
+            is_list, child = _fhir_type(info.annotation)
+            key = info.alias or name
+            if is_list:
+                lists.add(key)
+            if child and child not in ("Extension", "Resource", "Element"):
+                children[key] = child
+        _SHAPES[type_name] = (frozenset(lists), children)
+    return _SHAPES[type_name]
+
+
+def wrap_lists(value: Any, type_name: str, repairs: list[str], path: str = "") -> Any:
+    """Wrap a single object in a list where ``type_name`` says the field is a list, at any depth.
+
+    Only objects are wrapped (``category: {...}`` → ``category: [{...}]``); a string where an
+    object belongs is left for the parser to refuse. Each repair appends its path.
+    """
+    if not isinstance(value, dict):
+        return value
+    lists, children = _shape(type_name)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        where = f"{path}.{key}" if path else key
+        if key in lists and isinstance(item, dict):
+            repairs.append(where)
+            item = [item]
+        child = children.get(key)
+        if child is not None:
+            if isinstance(item, list):
+                item = [wrap_lists(v, child, repairs, f"{where}[{i}]") for i, v in enumerate(item)]
+            else:
+                item = wrap_lists(item, child, repairs, where)
+        out[key] = item
+    return out
 
 
 def warm_up() -> None:
@@ -104,7 +171,8 @@ def parse_one(resource: Mapping[str, Any]) -> Parsed:
     if not isinstance(rtype, str) or rtype not in _MODELS:
         return Parsed(None)
     repairs: list[str] = []
-    data = localise(prune(dict(resource)) or {}, repairs)
+    wrapped: list[str] = []
+    data = localise(wrap_lists(prune(dict(resource)) or {}, rtype, wrapped), repairs)
     data["resourceType"] = rtype
     try:
         model = _MODELS[rtype].model_validate(data)
@@ -113,6 +181,9 @@ def parse_one(resource: Mapping[str, Any]) -> Parsed:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return Parsed(None, f"{label(resource)} skipped: {where}: {first.get('msg', 'invalid')}")
     notes = tuple(
+        f"{label(resource)}: {path} is a single object where FHIR R4 requires a list; read as a list of one"
+        for path in wrapped
+    ) + tuple(
         f"{label(resource)}: {path} has a time without a time zone; read as Danish local time (Europe/Copenhagen)"
         for path in repairs
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from . import profiles, vendor_feedback
 from .auth import authenticate
 from .engine import PROBLEMS_KEY, Options, evaluate_request
 from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnsupportedMediaType
@@ -108,7 +109,10 @@ def _options() -> Options:
 def discovery() -> Any:
     """``GET /cds-services``: the services, from the one registry that also routes calls."""
     services = []
+    profile = str(current_app.config["DEFAULT_PROFILE"])  # discovery is public: no client to ask
     for service in SERVICES.values():
+        if not profiles.offers(profile, service.hook):
+            continue
         entry = service.discovery(SPEC_VERSION)
         entry["hookVersion"] = HOOK_VERSION
         services.append(entry)
@@ -119,23 +123,30 @@ def discovery() -> Any:
 def call(service_id: str) -> Any:
     """``POST /cds-services/{id}``: validate, evaluate, remember which cards were issued."""
     service = _service(service_id)
+    profile = g.client.profile
+    if not profiles.offers(profile, service.hook):
+        raise NotFound(f"CDS service '{service_id}' is not offered to this client (profile {profile}).")
     state = runtime()
     body = state.validators.hook_request(
         service.hook, read_json(), max_draft_orders=int(current_app.config["MAX_DRAFT_ORDERS"])
     )
     note(hook=service.hook, hookInstance=str(body["hookInstance"])[:64])
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
+    response = profiles.shape(result.response, profile, service.hook, body["context"])
     note(fired=[c.rule_id for c in result.issued],
-         data_problems=len(result.response.get("extension", {}).get(PROBLEMS_KEY, ())))
+         data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())))
+    offered = profiles.offered(response, profile)
+    by_card = {c["uuid"]: [s["uuid"] for s in c.get("suggestions", ())] for c in response["cards"]}
     try:
         state.storage.record_issued(
             service.id, str(body["hookInstance"]),
-            [(c.uuid, c.rule_id, c.rule_version, c.suggestions) for c in result.issued], client_iss=g.client.iss,
+            [(c.uuid, c.rule_id, c.rule_version, by_card.get(c.uuid, ())) for c in result.issued],
+            client_iss=g.client.iss, offered=offered,
         )
     except StorageError:
         # Advice must not be withheld because the audit table is down; feedback will say so.
         log.warning("could not record issued cards for %s", service.id)
-    return jsonify(result.response)
+    return jsonify(response)
 
 
 @bp.post("/<service_id>/feedback")
@@ -147,7 +158,7 @@ def feedback(service_id: str) -> Any:
     """
     service = _service(service_id)
     state = runtime()
-    body = state.validators.feedback_request(read_json())
+    body = state.validators.feedback_request(vendor_feedback.normalise(read_json()))
     note(feedback_items=len(body["feedback"]))
     try:
         stored = state.storage.store_feedback(service.id, body["feedback"], client_iss=g.client.iss)

@@ -192,6 +192,18 @@ class DraftOrder:
     resource: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
+@dataclass(frozen=True)
+class UnreadableOrder:
+    """A draft order in ``context.draftOrders`` that could not be read even leniently.
+
+    Its rules cannot speak about it, so the GP is told (a visible card), not only the log.
+    """
+
+    ref: str
+    reason: str
+    selected: bool
+
+
 def _order_key(assertion: Assertion) -> tuple[int, float, int, int]:
     """Undated first (oldest), then by time; at one instant an amendment, then "present", wins."""
     stamp = assertion.when.timestamp() if assertion.when is not None else 0.0
@@ -213,6 +225,8 @@ class PatientRecord:
     medications: tuple[Medication, ...] = ()
     care: tuple[CareEvent, ...] = ()
     draft_orders: tuple[DraftOrder, ...] = ()
+    #: Draft orders that could not be read, so no rule could check them.
+    unreadable_orders: tuple[UnreadableOrder, ...] = ()
     #: Data categories that could not be had (e.g. ``"observations"``): their absence
     #: in the record means "unknown", not "none".
     unavailable: frozenset[str] = frozenset()

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS issued_card (
     hook_instance TEXT NOT NULL,
     issued_at     TEXT NOT NULL,
     client_iss    TEXT,
-    suggestions   TEXT
+    suggestions   TEXT,
+    offered       TEXT
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     outcome_timestamp    TEXT NOT NULL,
     received_at          TEXT NOT NULL,
     raw                  TEXT NOT NULL,
-    client_iss           TEXT
+    client_iss           TEXT,
+    applied              INTEGER
 );
 CREATE INDEX IF NOT EXISTS feedback_rule ON feedback (rule_id, outcome);
 CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card_uuid);
@@ -59,7 +61,8 @@ CREATE INDEX IF NOT EXISTS jti_expiry ON jti (expires_at);
 """
 #: Columns added after the first release: (table, column, type), added to older databases at start-up.
 MIGRATIONS = [("issued_card", "client_iss", "TEXT"), ("issued_card", "suggestions", "TEXT"),
-              ("feedback", "client_iss", "TEXT")]
+              ("feedback", "client_iss", "TEXT"), ("issued_card", "offered", "TEXT"),
+              ("feedback", "applied", "INTEGER")]
 #: Expired jti entries are purged at most this often (seconds) per process.
 PURGE_INTERVAL = 60.0
 
@@ -88,8 +91,13 @@ class ContradictoryFeedback(Exception):
 Issued = tuple[str, str, str, Sequence[str]]
 
 
+#: Suggestion uuid → what it offered: ``{"actions": [types], "applicable": bool}`` (see service.profiles.offered).
+Offered = Mapping[str, Mapping[str, Any]]
+
+
 class Storage(Protocol):
-    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[Issued], *, client_iss: str) -> None:
+    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[Issued], *, client_iss: str,
+                      offered: Offered | None = None) -> None:
         ...
     def store_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]], *, client_iss: str) -> int: ...
     def remember_jti(self, iss: str, jti: str, expires_at: float) -> bool: ...
@@ -119,6 +127,18 @@ def _outcome_key(outcome: str, accepted: str | None, system: str | None, code: s
                  comment: str | None) -> tuple[Any, ...]:
     """What makes two feedback items the same outcome (timestamps and display texts do not)."""
     return outcome, sorted(json.loads(accepted or "[]")), system, code, comment
+
+
+def _applied(accepted: Sequence[str], offered_json: str | None) -> int | None:
+    """1 when the client could apply every accepted suggestion, 0 when it could not, ``None`` if unknown.
+
+    A report of orders avoided counts only ``applied = 1``: the sandbox's imaging screen sends
+    "accepted" for a delete it never performed.
+    """
+    offered = json.loads(offered_json) if offered_json else {}
+    if not accepted or not all(a in offered for a in accepted):
+        return None
+    return int(all(bool(offered[a].get("applicable", True)) for a in accepted))
 
 
 class SqliteStorage:
@@ -160,14 +180,24 @@ class SqliteStorage:
             self._local.db = db
         return db
 
-    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[Issued], *, client_iss: str) -> None:
-        """Remember which client was sent which card, so feedback on it can be checked."""
-        rows = [(u, service_id, r, v, hook_instance, _now(), client_iss, json.dumps(list(s))) for u, r, v, s in cards]
+    def record_issued(self, service_id: str, hook_instance: str, cards: Iterable[Issued], *, client_iss: str,
+                      offered: Offered | None = None) -> None:
+        """Remember which client was sent which card and what its suggestions offered.
+
+        ``offered`` (by suggestion uuid) says whether the client can apply each suggestion, so
+        an acceptance of one it cannot apply is stored as not applied (``feedback.applied = 0``).
+        """
+        offered = offered or {}
+        rows = [(u, service_id, r, v, hook_instance, _now(), client_iss, json.dumps(list(s)),
+                 json.dumps({k: dict(offered[k]) for k in s if k in offered}) if offered else None)
+                for u, r, v, s in cards]
         if not rows:
             return
         try:
             with self._connect() as db:
-                db.executemany("INSERT OR IGNORE INTO issued_card VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.executemany("INSERT OR IGNORE INTO issued_card (card_uuid, service_id, rule_id, rule_version,"
+                               " hook_instance, issued_at, client_iss, suggestions, offered)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
 
@@ -198,7 +228,7 @@ class SqliteStorage:
                    received: str) -> None:
         card = str(item["card"])
         issued = db.execute(
-            "SELECT rule_id, rule_version, suggestions FROM issued_card"
+            "SELECT rule_id, rule_version, suggestions, offered FROM issued_card"
             " WHERE card_uuid = ? AND service_id = ? AND client_iss = ?", (card, service_id, client_iss)
         ).fetchone()
         if issued is None:
@@ -221,11 +251,12 @@ class SqliteStorage:
         db.execute(
             "INSERT INTO feedback (service_id, card_uuid, rule_id, rule_version, outcome,"
             " accepted_suggestions, override_system, override_code, override_display,"
-            " user_comment, outcome_timestamp, received_at, raw, client_iss)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " user_comment, outcome_timestamp, received_at, raw, client_iss, applied)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (service_id, card, issued["rule_id"], issued["rule_version"], item["outcome"], accepted_json,
              reason.get("system"), reason.get("code"), reason.get("display"), override.get("userComment"),
-             item["outcomeTimestamp"], received, json.dumps(item, ensure_ascii=False), client_iss),
+             item["outcomeTimestamp"], received, json.dumps(item, ensure_ascii=False), client_iss,
+             _applied(accepted, issued["offered"])),
         )
 
     def remember_jti(self, iss: str, jti: str, expires_at: float) -> bool:

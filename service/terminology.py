@@ -10,7 +10,10 @@ of codes. Matching follows how each code system is built:
   *exactly*: its sub-code DG834B is neurogenic claudication.
 
 System URIs are normalised: the Danish SNOMED edition URI is SNOMED, both ICPC-2 URIs are one
-system, ICD-10 codes are compared without their dot.
+system, both NPU URIs are one system, the HL7 OIDs of SNOMED CT, LOINC, ATC, ICD-10 and RxNorm
+are those systems, an SKS code sent under the SKS root OID is read under its register (a D-code
+is a diagnosis), and ICD-10 codes are compared without their dot. Each alias is recorded with its
+public source in ``docs/terminology-sources.md``.
 """
 
 from __future__ import annotations
@@ -25,12 +28,29 @@ SNOMED = "http://snomed.info/sct"
 ICPC2 = "http://hl7.org/fhir/sid/icpc-2"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 SKS_D = "urn:oid:1.2.208.176.2.4.12"
+SKS_ROOT = "urn:oid:1.2.208.176.2.4"
 ATC = "http://www.whocc.no/atc"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+NPU = "http://npu-terminology.org"
+LOINC = "http://loinc.org"
 VALUESET_PREFIX = "https://lbp-cds.org/fhir/ValueSet/"
 
-_ALIASES = {"urn:oid:1.2.208.176.2.31": ICPC2, "urn:oid:2.16.840.1.113883.6.139": ICPC2}
+_ALIASES = {
+    "urn:oid:1.2.208.176.2.31": ICPC2,
+    "urn:oid:2.16.840.1.113883.6.139": ICPC2,
+    # NPU: DK Core <= 3.3, FUT and MedCom use the OID; DK Core >= 3.4.0 the URL.
+    "urn:oid:1.2.208.176.2.1": NPU,
+    # The HL7 OIDs of the international systems (Epic and EU IGs send these).
+    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
+    "urn:oid:2.16.840.1.113883.6.1": LOINC,
+    "urn:oid:2.16.840.1.113883.6.73": ATC,
+    "urn:oid:2.16.840.1.113883.6.3": ICD10,
+    "urn:oid:2.16.840.1.113883.6.88": RXNORM,
+}
 #: Systems whose hierarchy is a code prefix, so ``is-a`` can be answered by prefix.
-PREFIX_SYSTEMS = frozenset({ICD10, SKS_D, ATC})
+PREFIX_SYSTEMS = frozenset({ICD10, SKS_D, SKS_ROOT, ATC})
+#: SKS registers under the root OID, by the code's first letter (SKS codes start with their register).
+_SKS_REGISTERS = {"D": SKS_D}
 
 
 class TerminologyError(Exception):
@@ -84,6 +104,8 @@ class Terminology:
         code = normalise_code(system, code)
         if system is None or code is None:
             return frozenset()
+        if system == SKS_ROOT:  # the same codes as the register's own OID (DK Core's $SKS slice)
+            system = _SKS_REGISTERS.get(code[:1], SKS_ROOT)
         found = self.exact.get((system, code), frozenset())
         if system in PREFIX_SYSTEMS:
             for end in range(1, len(code) + 1):

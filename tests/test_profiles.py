@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "fhir_profiles").rglob("*.json"))
 ACCEPTED = {SNOMED, "http://loinc.org", "http://hl7.org/fhir/sid/icd-10", "urn:oid:1.2.208.176.2.4.12",
             "http://hl7.org/fhir/sid/icpc-2", "http://www.whocc.no/atc", "http://www.ama-assn.org/go/cpt",
+            # RxNorm clinical drugs (medicine classes), as US EHRs and the official CDS Hooks sandbox send them
+            "http://www.nlm.nih.gov/research/umls/rxnorm",
             "https://lbp-cds.org/fhir/CodeSystem/lbp-concepts",
             # coded yes/no answers (answer-yes, answer-no)
             "http://terminology.hl7.org/CodeSystem/v2-0136",

@@ -11,7 +11,7 @@ Importing this package registers every rule module.
 
 from __future__ import annotations
 
-from . import follow_up, imaging, medicines, red_flags, referral  # noqa: F401  (registration)
+from . import data_quality, follow_up, imaging, medicines, red_flags, referral  # noqa: F401  (registration)
 from .base import REGISTRY, Finding, RedFlagScreen, Rule, rule
 
 __all__ = ["REGISTRY", "Finding", "RedFlagScreen", "Rule", "rule"]
