@@ -126,6 +126,21 @@ def catalogue() -> None:
 
 
 @main.command()
+def cards() -> None:
+    """Print docs/cards.md: every card a GP can see, both languages, and the review's three patients."""
+    from . import create_app
+    from .cardbook import cards_markdown, example_cards, review_requests
+    from .config import DEFAULTS
+    from .runtime import runtime
+
+    app = create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-cards-")})
+    requests = review_requests(Path(DEFAULTS["CARDS_DIR"]).parent / "docs" / "requests")
+    with app.app_context():
+        examples = {lang: example_cards(requests, lang) for lang in ("da", "en")}
+        click.echo(cards_markdown(runtime().knowledge, examples), nl=False)
+
+
+@main.command()
 def codes() -> None:
     """Print the concept/code table of docs/data-contract.md §5 from fhir_profiles/valuesets/."""
     from .catalogue import concept_table

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .cardset import card_set
 from .errors import PreconditionFailed
 from .facts import ConceptLookup, build_record
 from .knowledge import INDICATOR_RANK, KnowledgeBase, RuleCard
@@ -113,6 +114,10 @@ def evaluate_record(
         fired += [(rule, f) for f in findings if f.fired]
     fired.sort(key=lambda rf: (INDICATOR_RANK[rf[1].indicator or rf[0].indicator], rf[0].priority,
                                rf[0].id, rf[1].order_ref or ""))
+    fired, set_reasons = card_set(fired)
+    for entry in trace:
+        if entry["rule"] in set_reasons:
+            entry["suppressed"] = set_reasons[entry["rule"]]
     if hook == "patient-view" and len(fired) > options.max_cards_patient_view:
         hidden = {rule.id for rule, _ in fired[options.max_cards_patient_view:]}
         for entry in trace:

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from .rules import REGISTRY
 from .rules.base import Rule
+from .wording import sentence_refs
 
 INDICATOR_RANK = {"critical": 0, "warning": 1, "info": 2}
 
@@ -62,6 +63,11 @@ class RuleCard:
         return int(self.data.get("priority", 50))
 
     @property
+    def routine(self) -> bool:
+        """Pathway advice that gives way while a critical card is shown (card sets, ``cardset.py``)."""
+        return bool(self.data.get("routine", False))
+
+    @property
     def source(self) -> Mapping[str, Any]:
         source: Mapping[str, Any] = self.data["source"]
         return source
@@ -75,6 +81,10 @@ class KnowledgeBase:
     common: Mapping[str, Any]
     #: Concept → days a finding stays current (``_meta/validity.json`` with the site's overrides).
     validity: Mapping[str, int] = field(default_factory=dict)
+    #: The guideline sentences cards compose from (``_meta/sentences.json``): key → da, en, source, lines.
+    sentences: Mapping[str, Any] = field(default_factory=dict)
+    #: Named guideline figures that are not thresholds of any rule (``2–4`` weeks to follow-up…).
+    values: Mapping[str, str] = field(default_factory=dict)
 
     def for_hook(self, hook: str) -> list[RuleCard]:
         """Rules that apply to ``hook``, most urgent first, then by priority and id."""
@@ -106,6 +116,27 @@ def _validity(meta: Path, overrides: Mapping[str, Any]) -> Mapping[str, int]:
     return MappingProxyType({k: v for k, v in days.items() if v is not None})
 
 
+def _text_refs(data: Mapping[str, Any]) -> list[str]:
+    """Library keys used by a card's texts, in both languages and all variants."""
+    refs: list[str] = []
+    for texts in data["texts"].values():
+        for fields in (texts, *texts.get("variants", {}).values()):
+            refs += [k for name, text in fields.items() if name != "variants" for k in sentence_refs(str(text))]
+    return refs
+
+
+def _check_card_set(rules: Mapping[str, RuleCard]) -> None:
+    """``supersedes`` names rules that exist and suggestion ids the superseding card declares."""
+    for rule in rules.values():
+        offered = {s["id"] for s in rule.data.get("suggestions", ())}
+        for entry in rule.data.get("supersedes", ()):
+            if entry["rule"] not in rules:
+                raise KnowledgeError(f"{rule.path}: /supersedes: unknown rule '{entry['rule']}'")
+            missing = set(entry.get("take_suggestions", ())) - offered
+            if missing:
+                raise KnowledgeError(f"{rule.path}: /supersedes: suggestion(s) {sorted(missing)} not declared")
+
+
 def load_knowledge(
     cards_dir: Path,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -118,6 +149,8 @@ def load_knowledge(
     sources = _read_json(meta / "sources.json")
     labels = _read_json(meta / "labels.json")
     common = _read_json(meta / "common.json")
+    library = _read_json(meta / "sentences.json")
+    sentences, values = library["sentences"], {k: str(v["value"]) for k, v in library["values"].items()}
     shared = _read_json(meta / "params.json")
     overrides = dict(overrides or {})
     shared_extra = overrides.pop("*", {})
@@ -138,6 +171,9 @@ def load_knowledge(
         for citation in (data["source"], *data.get("also_sources", ())):
             if citation["guideline"] not in sources:
                 raise KnowledgeError(f"{path.name}: /source/guideline: unknown guideline '{citation['guideline']}'")
+        unknown_refs = sorted(set(_text_refs(data)) - set(sentences))
+        if unknown_refs:
+            raise KnowledgeError(f"{path.name}: /texts: unknown sentence(s) {unknown_refs} in _meta/sentences.json")
         if rule_id not in REGISTRY:
             raise KnowledgeError(f"{path.name}: no rule logic is registered for '{rule_id}'")
         params = {**shared, **data.get("params", {})}
@@ -152,5 +188,6 @@ def load_knowledge(
     orphans = sorted(set(REGISTRY) - set(rules))
     if orphans:
         raise KnowledgeError(f"rule logic without a card in {cards_dir.name}/: {orphans}")
+    _check_card_set(rules)
     return KnowledgeBase(MappingProxyType(rules), _freeze(sources), _freeze(labels), _freeze(common),
-                         _validity(meta, validity or {}))
+                         _validity(meta, validity or {}), _freeze(sentences), MappingProxyType(values))

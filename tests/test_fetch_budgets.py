@@ -135,7 +135,7 @@ def test_a_hook_call_against_a_trickling_server_answers_by_the_deadline_and_name
     problems = body["extension"]["lbp-cds-data-problems"]
     assert "'observations' was not prefetched and could not be fetched from fhirServer" in problems
     card = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "IMG-NOT-INDICATED")
-    assert "Data kunne ikke hentes: observations." in card["detail"]
+    assert "Data kunne ikke hentes: observations;" in card["detail"]
 
 
 def test_cards_say_which_data_is_incomplete_when_a_cap_cut_it(client, hostile: HostileFhir):
@@ -144,7 +144,7 @@ def test_cards_say_which_data_is_incomplete_when_a_cap_cut_it(client, hostile: H
     problems = body["extension"]["lbp-cds-data-problems"]
     assert any(p.startswith("'observations' is incomplete: more than 3 pages") for p in problems)
     for card in body["cards"]:
-        assert "Data er ufuldstændige: observations kunne kun hentes delvist." in card["detail"]
+        assert "Data er ufuldstændige: observations kun delvist hentet" in card["detail"]
 
 
 def test_required_data_that_cannot_be_had_in_time_is_412_with_a_text_that_says_nothing_of_the_network(

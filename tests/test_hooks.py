@@ -99,7 +99,7 @@ def test_lumbar_mri_for_three_week_back_pain_gets_a_warning_that_can_drop_the_or
     assert card["indicator"] == "warning"
     assert "3 uger" in card["detail"]
     # Nothing documented about red flags: the card must say so, not claim there are none.
-    assert "Ikke dokumenteret" in card["detail"] or "ikke dokumenteret" in card["detail"]
+    assert "ingen dokumenteret – ukendt, ikke afkræftet" in card["detail"]
     deletes = [a for s in card["suggestions"] for a in s["actions"] if a["type"] == "delete"]
     assert {"type": "delete", "resourceId": "ServiceRequest/mri-1"}.items() <= deletes[0].items()
     assert card["selectionBehavior"] == "at-most-one"

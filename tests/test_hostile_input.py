@@ -75,10 +75,13 @@ def test_cards_per_response_are_capped_and_the_cut_is_reported(app):
 
 def test_order_names_cannot_inject_markdown_into_cards(client):
     evil = "MR [Klik her](https://evil.example) <img src=x onerror=alert(1)>\n\n# Akut **henvis**"
-    body = hook_request("order-select", prefetch=full_prefetch(condition()), orders=(imaging_order(display=evil),))
+    # Two selected orders: then each card names the order it is about, in its detail.
+    orders = (imaging_order(display=evil), imaging_order(oid="mri-2"))
+    body = hook_request("order-select", prefetch=full_prefetch(condition()), orders=orders)
     answer = client.post("/cds-services/lbp-order-select", json=body).get_json()
-    detail = next(c["detail"] for c in answer["cards"] if c["extension"]["dk.lbp-cds.rule"].get("orderRef"))
-    line = next(b for b in detail.split("\n\n") if b.startswith("Gælder ordinationen: "))
+    detail = next(c["detail"] for c in answer["cards"]
+                  if c["extension"]["dk.lbp-cds.rule"].get("orderRef") == "ServiceRequest/mri-1")
+    line = next(b for b in detail.split("\n") if b.startswith("- Gælder ordinationen: "))
     assert "\n" not in line  # no heading or list smuggled in on a line of its own
     assert not re.search(r"(?<!\\)[<>\[\]()*#]", line), line  # every markup character escaped
     assert r"\[Klik her\]\(https\:\/\/evil\.example\)" in line
@@ -90,9 +93,11 @@ def test_medicine_names_are_escaped_in_the_detail(client):
     order = {"resourceType": "MedicationRequest", "id": "med-1", "status": "draft", "intent": "order",
              "subject": {"reference": "Patient/p1"},
              "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "N02AX02"}], "text": "Tramadol *50*"}}
-    body = hook_request("order-select", prefetch=full_prefetch(condition()), orders=(order,))
+    other = {**order, "id": "med-2", "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "N02AX02"}]}}
+    body = hook_request("order-select", prefetch=full_prefetch(condition()), orders=(order, other))
     answer = client.post("/cds-services/lbp-order-select", json=body).get_json()
     card = next(c for c in answer["cards"]
                 if c["extension"]["dk.lbp-cds.rule"].get("orderRef") == "MedicationRequest/med-1")
     assert r"Tramadol \*50\*" in card["detail"]
     assert "Tramadol *50*" not in card["detail"]
+    assert "Tramadol *50*" in card["summary"]  # the summary is plain text (CDS Hooks), shown as written

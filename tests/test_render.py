@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from service.knowledge import load_knowledge
-from service.render import Renderer, shorten
+from service.render import TEXT_FIELDS, Renderer, shorten
 from service.rules.base import Finding, RedFlagScreen
+from service.wording import expand
 from tests.factories import order, record
 from tests.test_hooks import assert_valid_response
 
@@ -21,9 +22,11 @@ def placeholders(rule) -> set[str]:
     names: set[str] = set()
     for lang in ("da", "en"):
         texts = rule.data["texts"][lang]
-        for text in [texts["summary"], texts["detail"], *[v.get(k, "") for v in texts.get("variants", {}).values()
-                                                          for k in ("summary", "detail")]]:
-            names |= {name for _, name, _, _ in string.Formatter().parse(text) if name}
+        for fields in (texts, *texts.get("variants", {}).values()):
+            for text in (str(fields.get(k, "")) for k in TEXT_FIELDS):
+                text = expand(text, KB.sentences, lang)
+                names |= {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    names -= {*rule.params, *KB.values, "source_tag", "source_name"}
     return names
 
 
@@ -42,8 +45,9 @@ def test_every_card_renders_valid_in_both_languages(rule_id, lang):
     card = renderer.card(rule, finding, record(orders=[order("lumbar-mri")]), "hook-1")
     assert_valid_response({"cards": [card]})
     source = KB.sources[rule.source["guideline"]]
-    assert source["label"][lang] in card["detail"]
-    assert rule.source["lines"].replace("L", "") in card["detail"]
+    # One source line: the guideline and a link to the rule page, which holds the lines and the rationale.
+    assert source["short"][lang] in card["detail"].rsplit("\n\n", 1)[1]
+    assert f"/knowledge/rules/{rule_id}?lang={lang}" in card["detail"]
     assert card["source"]["topic"]["code"] == rule_id
     assert card["source"]["url"] == f"https://cds.example.dk/knowledge/rules/{rule_id}"
 
@@ -53,7 +57,8 @@ def test_cards_from_the_2016_guideline_say_it_is_no_longer_in_force():
     assert nkr, "some rules cite the 2016 NKR"
     for rule in nkr:
         card = Renderer(KB, "da").card(rule, sample_finding(rule), record(), "h")
-        assert "ikke længere" in card["detail"]
+        assert "ikke længere" in card["detail"]  # the source line
+        assert "ikke gældende" in card["summary"]  # and the summary, before anything else is read
 
 
 def test_uuid_is_stable_for_the_same_hook_instance_and_differs_between_calls():
@@ -69,14 +74,15 @@ def test_missing_red_flag_data_is_said_to_be_missing_not_absent():
     rule = KB.rules["IMG-NOT-INDICATED"]
     screen = RedFlagScreen(found=(), absent=("fever",), missing=("saddle-anaesthesia", "malignancy"))
     detail = Renderer(KB, "da").card(rule, sample_finding(rule, screen=screen), record(), "h")["detail"]
-    assert "Undersøgt og ikke fundet:** feber" in detail
-    assert "Ikke dokumenteret" in detail and "ridebukseområdet" in detail
+    assert "undersøgt og ikke fundet: feber" in detail
+    # the unknown flags are counted, not listed, and never called absent (the list is in the trace)
+    assert "2 af 3 ikke dokumenteret – ukendt, ikke afkræftet" in detail
 
 
 def test_nothing_documented_is_never_rendered_as_no_red_flags():
     rule = KB.rules["IMG-NOT-INDICATED"]
     detail = Renderer(KB, "en").card(rule, sample_finding(rule, screen=RedFlagScreen()), record(), "h")["detail"]
-    assert "does not mean there are none" in detail
+    assert "none documented – unknown, not ruled out" in detail
 
 
 def test_unavailable_data_is_named_on_the_card():

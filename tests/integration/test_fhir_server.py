@@ -42,7 +42,7 @@ def test_order_select_without_prefetch_builds_the_card_from_the_fhir_server(load
     card = next(c for c in result["cards"] if c["source"]["topic"]["code"] == "IMG-NOT-INDICATED")
     # Onset and the checked-absent fever exist only on the FHIR server.
     assert "(3 uger)" in card["detail"]
-    assert "Undersøgt og ikke fundet:** feber" in card["detail"]
+    assert "undersøgt og ikke fundet: feber" in card["detail"]
     assert "lbp-cds-data-problems" not in result.get("extension", {})
 
 

@@ -48,13 +48,13 @@ def test_mri_for_three_week_back_pain_reads_right_to_a_danish_gp():
     (card,) = cards("IMG-NOT-INDICATED", rec)
     da = card["da"]
     assert da["indicator"] == "warning"
-    assert da["summary"] == "MR-skanning af lænderyggen: ikke indiceret uden røde flag eller anden specifik indikation"
+    assert da["summary"] == "MR-skanning af lænderyggen: anbefales ikke rutinemæssigt uden røde flag – følg op i stedet"
     assert "(3 uger)" in da["detail"] and "1. november 2026" in da["detail"]
-    assert "Undersøgt og ikke fundet:** feber" in da["detail"]
-    assert "Ikke dokumenteret" in da["detail"] and "føleforstyrrelser i ridebukseområdet" in da["detail"]
+    assert "undersøgt og ikke fundet: feber" in da["detail"]
+    assert "11 af 12 ikke dokumenteret – ukendt, ikke afkræftet" in da["detail"]  # unknown, never absent
     assert "ingen røde flag" not in da["detail"].lower()
     labels = [s["label"] for s in da["suggestions"]]
-    assert labels == ["Fjern ordinationen", "Planlæg opfølgning om 2-4 uger i stedet"]
+    assert labels == ["Fjern ordinationen", "Planlæg opfølgning om 2–4 uger i stedet"]
     assert da["suggestions"][0]["actions"] == [
         {"type": "delete", "description": "Fjern den ikke-signerede billeddiagnostiske ordination",
          "resourceId": "ServiceRequest/mri-1"}]
@@ -72,7 +72,7 @@ def test_screened_negative_is_said_and_unknown_onset_is_said():
     rec = record(episodes=[episode("low-back-pain", weeks=None, basis="order-reason", source="ServiceRequest/mri-1")],
                  orders=[MRI], facts=[fact("red-flag-screen", present=False)])
     (card,) = cards("IMG-NOT-INDICATED", rec)
-    assert "screening for røde flag uden fund" in card["da"]["detail"]
+    assert "**Røde flag:** screenet uden fund" in card["da"]["detail"]
     assert "debut er ikke dokumenteret" in card["da"]["detail"]
     assert "begrundelse" in card["da"]["detail"]
 

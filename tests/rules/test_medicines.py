@@ -29,7 +29,7 @@ def test_discouraged_medicines_get_a_card_for_back_pain_patients_only(rule_id, c
 
 def test_opioid_card_names_the_drug_and_the_exit_plan():
     (card,) = cards("MED-OPIOID", record(episodes=[LBP], orders=[drug("opioid", display="Tramadol 50 mg")]))
-    assert "Tramadol 50 mg" in card["da"]["detail"] and "seponering" in card["da"]["detail"]
+    assert "Tramadol 50 mg" in card["da"]["summary"] and "seponering" in card["da"]["detail"]
     assert card["da"]["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/m-1"
 
 

@@ -34,7 +34,7 @@ def test_surgical_assessment_within_12_weeks(weeks, days, facts, care_events, ex
 def test_surgical_card_gives_the_deadline_and_says_the_guideline_is_not_in_force():
     (card,) = cards("REF-SURGICAL-ASSESSMENT-12W", record(episodes=[episode(NERVE, weeks=9)], facts=[SEVERE]))
     da = card["da"]
-    assert "uge 9" in da["summary"] and "uge 12" in da["summary"]
+    assert "i 9 uger" in da["summary"] and "uge 12" in da["summary"]
     # onset 9 weeks before 22 November = 20 September; 12 weeks after onset = 13 December
     assert "20. september 2026" in da["detail"] and "senest 13. december 2026" in da["detail"]
     assert "ikke længere" in da["detail"]  # NKR 2016 no longer in force
