@@ -45,6 +45,8 @@ class Scenario:
     bundle: Mapping[str, Any]
     calls: tuple[Mapping[str, Any], ...]
     source: str = ""
+    #: The scenario the demo opens first.
+    first: bool = False
 
     @property
     def patient(self) -> dict[str, Any]:
@@ -146,7 +148,7 @@ def load_scenario(folder: Path) -> Scenario:
         raise ScenarioError(f"{where}: {exc}") from exc
     return Scenario(id=str(meta["id"]), title=str(meta["title"]), story=str(meta["story"]),
                     guideline=str(meta["guideline"]), now=now, bundle=bundle, calls=tuple(meta["calls"]),
-                    source=str(meta.get("source", "")))
+                    source=str(meta.get("source", "")), first=meta.get("first") is True)
 
 
 def load_library(folder: Path) -> dict[str, Scenario]:
