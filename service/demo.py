@@ -29,7 +29,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Blueprint, Flask, abort, current_app, jsonify, request, send_from_directory
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 
 from .auth import Authenticator, _dev_key
 from .clients import Client
@@ -65,6 +65,7 @@ class Demo:
         self.key = key
         self.kid = demo_kid(key)
         self.terminology = terminology
+        self.page = (STATIC / "index.html").read_text(encoding="utf-8")
 
     def token(self, aud: str) -> str:
         now = int(time.time())
@@ -139,7 +140,7 @@ def _base_url() -> str:
 
 @bp.get("/")
 def page() -> Any:
-    return send_from_directory(STATIC, "index.html")
+    return Response(_demo().page, mimetype="text/html")
 
 
 @bp.get("/scenarios")
