@@ -368,7 +368,7 @@
     events.replaceChildren();
     if (episode) {
       events.append(el("li", {}, el("span", { class: "when" }, fmtDate(episode.start)),
-        `${t("episode")} (${t("week")} ${Math.floor(episode.weeks)} ${state.lang === "da" ? "i dag" : "today"})`));
+        `${t("episode")} (${state.lang === "da" ? "for " : ""}${episode.weeks.toLocaleString(state.lang === "da" ? "da-DK" : "en-GB")} ${t("weeks")} ${state.lang === "da" ? "siden" : "ago"})`));
     } else {
       events.append(el("li", {}, t("noEpisode")));
     }
