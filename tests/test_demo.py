@@ -136,3 +136,13 @@ def test_served_scenario_is_moved_to_today(tmp_path: Path) -> None:
     assert episode["weeks"] == 3.0 and [m["weeks"] for m in episode["marks"]] == [6, 8, 12]
     assert served["chart"]["today"] == served["now"][:10]
     assert client.get("/demo/scenarios/nope").status_code == 404
+
+
+def test_serving_never_imports_the_load_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from service import create_app; create_app({'DATA_DIR': sys.argv[1]}); "
+            "print('service.load_fhir' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
