@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import app_errors, cors, fhir, hooks, logs, pages, profiles, security_headers
+from . import app_errors, cors, demo, fhir, hooks, logs, pages, profiles, security_headers
 from .auth import EXTENSION_KEY as AUTH_KEY
 from .auth import build_authenticator
 from .config import DEFAULTS
@@ -52,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)
-    app.extensions[AUTH_KEY] = build_authenticator(app.config, data_dir, storage)
+    app.extensions[AUTH_KEY] = auth = build_authenticator(app.config, data_dir, storage)
 
     logs.init_app(app)
     app_errors.init_app(app)
@@ -60,4 +60,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security_headers.init_app(app)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(pages.bp)
+    demo.init_app(app, data_dir, auth, terminology)
     return app

@@ -4,15 +4,20 @@
 - ``python -m service evaluate REQUEST.json``: cards and rule trace for a hook request.
 - ``python -m service check-knowledge``: validate ``cards/`` and ``fhir_profiles/``.
 - ``python -m service token --aud URL``: a fresh JWT from the local development client.
+- ``python -m service scenarios [ID] [--request N | --run]``: the example scenarios (examples/scenarios/).
+- ``python -m service load-fhir SERVER_URL [ID…]``: load example patients into a FHIR server.
+- ``python -m service demo-client``: the clients-file entry of the demo page's client.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from werkzeug.serving import WSGIRequestHandler
@@ -166,3 +171,142 @@ def check_knowledge() -> None:
         click.echo(
             f"ok: {len(state.knowledge.rules)} rules, {len(state.terminology.concept_ids())} value sets"
         )
+
+
+# -- the example scenarios (examples/scenarios/) ---------------------------------------------------
+
+
+def _library() -> dict[str, Any]:
+    from flask import Flask
+
+    from .config import DEFAULTS
+    from .scenarios import ScenarioError, load_library
+
+    bare = Flask("service")
+    bare.config.from_mapping(DEFAULTS)
+    bare.config.from_prefixed_env("LBP_CDS")
+    try:
+        library = load_library(Path(str(bare.config["SCENARIOS_DIR"])))
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not library:
+        raise click.ClickException(f"no scenarios in {bare.config['SCENARIOS_DIR']} (LBP_CDS_SCENARIOS_DIR)")
+    return library
+
+
+def _pick(library: dict[str, Any], wanted: tuple[str, ...]) -> list[Any]:
+    """Scenarios by id or by unique id prefix (``042`` for ``042-xray-without-indication``)."""
+    out = []
+    for key in wanted:
+        found = [s for sid, s in library.items() if sid == key or sid.startswith(key)]
+        if len(found) != 1:
+            raise click.ClickException(f"{key!r} names {len(found)} scenarios; see python -m service scenarios")
+        out.append(found[0])
+    return out
+
+
+def _expected(call: Any) -> str:
+    return ", ".join(f"{e['rule']} ({e['indicator']})" for e in call["expect"]) or "no card"
+
+
+@main.command()
+@click.argument("scenario_id", required=False)
+@click.option("--request", "request_no", type=int, help="Print call N (1-based) as a CDS Hooks request.")
+@click.option("--run", "run_calls", is_flag=True, help="Run every call through the service; compare with expect.")
+@click.option("--fixed-dates", is_flag=True, help="Keep the scenario's own dates (default: moved to today).")
+@click.option("--lang", type=click.Choice(["da", "en"]), default="da", show_default=True,
+              help="Card language for --run.")
+def scenarios(scenario_id: str | None, request_no: int | None, run_calls: bool, fixed_dates: bool, lang: str) -> None:
+    """List the example scenarios; show one, print one call's request, or run its calls.
+
+    Dates are moved so that the scenario's "now" is the present moment (examples/scenarios/README.md).
+    """
+    from datetime import datetime
+
+    from .scenario_dates import CPH
+
+    library = _library()
+    if scenario_id is None:
+        for sid, s in library.items():
+            click.echo(f"{sid}\t{s.title}\t" + "; ".join(f"{c['hook']}: {_expected(c)}" for c in s.calls))
+        return
+    scenario = _pick(library, (scenario_id,))[0]
+    if not fixed_dates:
+        scenario = scenario.moved(datetime.now(CPH))
+    if request_no is not None:
+        if not 1 <= request_no <= len(scenario.calls):
+            raise click.ClickException(f"{scenario.id} has calls 1 to {len(scenario.calls)}")
+        click.echo(json.dumps(scenario.request(request_no - 1), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{scenario.id}: {scenario.title}\n{scenario.story}\nGuideline: {scenario.guideline}\n"
+               f"now: {scenario.now.isoformat(timespec='seconds')}")
+    failed = 0
+    for index, call in enumerate(scenario.calls):
+        label = f" — {call['label']}" if call.get("label") else ""
+        line = f"  {index + 1}. {call['hook']}{label}: expect {_expected(call)}"
+        if run_calls:
+            got = _run_call(scenario, index, lang)
+            ok = sorted(set(got)) == sorted({(e["rule"], e["indicator"]) for e in call["expect"]})
+            failed += not ok
+            line += f"\n     got {', '.join(f'{r} ({i})' for r, i in got) or 'no card'}  {'ok' if ok else 'DIFFERENT'}"
+        click.echo(line)
+    if failed:
+        sys.exit(1)
+
+
+@functools.cache
+def _quiet_app() -> Any:
+    import logging
+
+    from . import create_app
+
+    # An in-process app that serves nobody: its start-up warnings about authentication do not apply.
+    logging.getLogger("service.auth").setLevel(logging.ERROR)
+    return create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-scenarios-"), "DEMO": "off", "AUTH": "off"})
+
+
+def _run_call(scenario: Any, index: int, lang: str) -> list[tuple[str, str]]:
+    """(rule, indicator) of each card the service gives for call ``index``, at the scenario's ``now``."""
+    from .engine import Options, evaluate_request
+    from .registry import SERVICES
+    from .runtime import runtime
+    from .scenarios import SERVICE_FOR_HOOK
+
+    app = _quiet_app()
+    service = SERVICES[SERVICE_FOR_HOOK[scenario.calls[index]["hook"]]]
+    with app.app_context():
+        state = runtime()
+        result = evaluate_request(scenario.request(index), service, state.knowledge, state.terminology,
+                                  Options(language=lang), now=scenario.now)
+    return [(c["extension"]["dk.lbp-cds.rule"]["ruleId"], c["indicator"]) for c in result.response.get("cards", [])]
+
+
+@main.command("load-fhir")
+@click.argument("server_url")
+@click.argument("scenario_ids", nargs=-1)
+@click.option("--fixed-dates", is_flag=True, help="Keep the scenario's own dates (default: moved to today).")
+def load_fhir_command(server_url: str, scenario_ids: tuple[str, ...], fixed_dates: bool) -> None:
+    """Load example patients into the FHIR server at SERVER_URL (one transaction Bundle each; all by default)."""
+    from .load_fhir import LoadError, load
+
+    library = _library()
+    chosen = _pick(library, scenario_ids) if scenario_ids else list(library.values())
+    try:
+        for done in load(server_url, chosen, move=not fixed_dates):
+            click.echo(f"{done.scenario}\t{done.patient}\t{done.resources} resources\t{done.status}")
+    except LoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command("demo-client")
+def demo_client() -> None:
+    """Print the clients-file entry of the demo page's client (for LBP_CDS_DEMO=on with LBP_CDS_CLIENTS)."""
+    from flask import Flask
+
+    from .config import DEFAULTS
+    from .demo import clients_entry
+
+    bare = Flask("service", instance_relative_config=True)
+    bare.config.from_mapping(DEFAULTS)
+    bare.config.from_prefixed_env("LBP_CDS")
+    click.echo(json.dumps(clients_entry(Path(bare.config["DATA_DIR"] or bare.instance_path)), indent=2))

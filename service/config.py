@@ -52,6 +52,12 @@ DEFAULTS: dict[str, Any] = {
     "RULE_PARAMS": {},
     # Site overrides of how long a finding stays current, in days (cards/_meta/validity.json): {"trauma": 42}.
     "VALIDITY_DAYS": {},
+    # -- demo
+    # The demo EHR page /demo: auto = only with authentication off or no clients file (development);
+    # on = also with a clients file that declares the demo client; off = never served.
+    "DEMO": "auto",
+    # The example scenario library the demo shows (examples/scenarios/).
+    "SCENARIOS_DIR": str(ROOT / "examples" / "scenarios"),
     # Knowledge locations (change only to run another knowledge base).
     "CARDS_DIR": str(ROOT / "cards"),
     "PROFILES_DIR": str(ROOT / "fhir_profiles"),

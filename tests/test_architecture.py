@@ -26,11 +26,12 @@ def test_rules_see_no_http_no_fhir_models_and_no_raw_json():
 
 
 def test_only_prefetch_talks_http_and_only_fhir_knows_the_models():
-    """HTTP out: FHIR data (prefetch.py) and clients' allowlisted JWK Sets (jwks.py), nothing else."""
+    """HTTP out: FHIR data (prefetch.py), clients' allowlisted JWK Sets (jwks.py), and the operator's
+    ``load-fhir`` command (load_fhir.py, never imported while serving), nothing else."""
     for path in sorted(SERVICE.rglob("*.py")):
         found = imports(path)
         if "requests" in found:
-            assert path.name in {"prefetch.py", "jwks.py"}, path
+            assert path.name in {"prefetch.py", "jwks.py", "load_fhir.py"}, path
         if "fhir" in found:
             assert path.name in {"fhir.py"}, path
 

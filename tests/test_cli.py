@@ -48,3 +48,22 @@ def test_check_knowledge_passes_on_the_shipped_knowledge():
     result = CliRunner().invoke(main, ["check-knowledge"])
     assert result.exit_code == 0, result.output
     assert "rules" in result.output
+
+
+def test_scenarios_lists_runs_and_prints_a_request():
+    listed = CliRunner().invoke(main, ["scenarios"])
+    assert listed.exit_code == 0 and "042-xray-without-indication" in listed.output
+    ran = CliRunner().invoke(main, ["scenarios", "041", "--run"])
+    assert ran.exit_code == 0, ran.output
+    assert ran.output.count(" ok") == 2
+    printed = CliRunner().invoke(main, ["scenarios", "042", "--request", "1"])
+    request = json.loads(printed.output)
+    assert request["hook"] == "order-select" and "prefetch" in request
+    assert CliRunner().invoke(main, ["scenarios", "042", "--request", "9"]).exit_code != 0
+
+
+def test_demo_client_prints_a_clients_file_entry(tmp_path, monkeypatch):
+    monkeypatch.setenv("LBP_CDS_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["demo-client"])
+    entry = json.loads(result.output)
+    assert entry["iss"] == "lbp-cds-demo" and "d" not in entry["jwks"]["keys"][0]

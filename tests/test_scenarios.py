@@ -220,6 +220,12 @@ def test_scenario(stem: str, index: int, mode: str) -> None:
     source = StubSource(scenario.get("resources", []), scenario["patient"]) if mode == "fallback" else None
     options = Options(language="da", explain=True, strict=True)
     response = evaluate_request(request, service, _kb(), _terms(), options, now=now, source=source).response
+    check_response(stem, scenario, call, response)
+
+
+def check_response(stem: str, scenario: Mapping[str, Any], call: Mapping[str, Any],
+                   response: Mapping[str, Any]) -> None:
+    """The response (with the rule trace) gives exactly the cards ``call`` expects (also for examples/)."""
     cards = response.get("cards", [])
     fired, per_order = _fired(response)
     why = _explain(stem, scenario, call, fired, cards)
