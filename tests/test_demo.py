@@ -122,7 +122,9 @@ def test_every_scenario_shows_its_cards_through_the_public_endpoints(tmp_path: P
         cards = answer.get_json()["cards"]
         got = {(c["extension"]["dk.lbp-cds.rule"]["ruleId"], c["indicator"]) for c in cards}
         wanted = {(e["rule"], e["indicator"]) for e in call["expect"]}
-        assert got <= wanted and (call["hook"] == "patient-view" or got == wanted), (sid, index, got, wanted)
+        # Every card shown is one the scenario promises, and a call that promises cards shows some: the
+        # patient-view cap and the card set (one card per problem, tests/test_scenarios.py) hide the rest.
+        assert got <= wanted and (bool(got) or not wanted), (sid, index, got, wanted)
         for card in cards[:1]:
             feedback = {"feedback": [{"card": card["uuid"], "outcome": "overridden",
                                       "outcomeTimestamp": "2026-11-22T10:00:00Z"}]}
