@@ -2,9 +2,10 @@
 
 API answers (``/cds-services``) are never cached: they are about one patient at one moment.
 HTML pages (``/knowledge``) get a Content-Security-Policy that allows nothing but their own
-inline style; JSON answers one that allows nothing at all. The ``Server`` header is the HTTP
-server's: the development server says ``lbp-cds`` (``service.cli``), gunicorn says ``gunicorn``
-without a version (it cannot be removed from gunicorn's configuration).
+inline style; JSON answers one that allows nothing at all. The admin pages (``/admin``, behind a
+token) load their script and style from ``/admin/static`` only: no inline script anywhere.
+The ``Server`` header is the HTTP server's: the development server says ``lbp-cds``
+(``service.cli``), gunicorn says ``gunicorn`` without a version (it cannot be removed from gunicorn's configuration).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from flask import Flask, Response, request
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+#: /admin: scripts, styles and images only from this service (no inline script or style), the report
+#: form submits to itself, never framed.
+ADMIN_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 def init_app(app: Flask) -> None:
@@ -22,7 +27,10 @@ def init_app(app: Flask) -> None:
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
         headers["Content-Security-Policy"] = PAGE_CSP if response.mimetype == "text/html" else API_CSP
-        if request.path.startswith("/cds-services"):
+        if request.path.startswith("/admin"):
+            headers["Content-Security-Policy"] = ADMIN_CSP
+            headers["X-Frame-Options"] = "DENY"
+        if request.path.startswith(("/cds-services", "/admin")):
             headers["Cache-Control"] = "no-store"
         headers.pop("Server", None)  # the HTTP server adds its own (see service.cli for the dev server's)
         return response
