@@ -229,7 +229,8 @@ def page() -> Any:
 {_rules_table(report, t)}
 {f"<h2>{escape(t['comments'])}</h2><ul class='comments'>{comments}</ul>" if comments else ""}"""
     html = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>{escape(t['title'])}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<title>{escape(t['title'])}</title>
 <link rel="stylesheet" href="{url_for('admin.static', filename='admin.css')}">
 <script type="application/json" id="lbp-report">{_json_for_html(_chart_data(report, t))}</script>
 <script src="{url_for('admin.static', filename='chart.umd.min.js')}" defer></script>
