@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Flask
 
-from . import app_errors, cors, demo, fhir, hooks, logs, pages, profiles, security_headers
+from . import admin, app_errors, cors, demo, fhir, hooks, logs, pages, profiles, security_headers
 from .auth import EXTENSION_KEY as AUTH_KEY
 from .auth import build_authenticator
-from .config import DEFAULTS
+from .config import DEFAULTS, flag
 from .knowledge import load_knowledge
 from .runtime import EXTENSION_KEY, Runtime
 from .storage import open_storage
@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     knowledge = load_knowledge(Path(app.config["CARDS_DIR"]), _as_mapping(app.config["RULE_PARAMS"]),
                                _as_mapping(app.config["VALIDITY_DAYS"]))
     profiles.check_knowledge(knowledge.rules)
+    flag(app.config["STORE_PATIENT_ID"], "STORE_PATIENT_ID")  # a typo fails at start-up, not on the first call
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)
@@ -61,4 +62,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(hooks.bp)
     app.register_blueprint(pages.bp)
     demo.init_app(app, data_dir, auth, terminology)
+    admin.init_app(app)
     return app

@@ -7,6 +7,8 @@
 - ``python -m service scenarios [ID] [--request N | --run]``: the example scenarios (examples/scenarios/).
 - ``python -m service load-fhir SERVER_URL [ID…]``: load example patients into a FHIR server.
 - ``python -m service demo-client``: the clients-file entry of the demo page's client.
+- ``python -m service report [--since] [--until] [--format table|json|csv]``: what the advice did.
+- ``python -m service db upgrade|current|purge``: the database's schema and retention.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import sys
 import tempfile
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -301,12 +304,101 @@ def load_fhir_command(server_url: str, scenario_ids: tuple[str, ...], fixed_date
 @main.command("demo-client")
 def demo_client() -> None:
     """Print the clients-file entry of the demo page's client (for LBP_CDS_DEMO=on with LBP_CDS_CLIENTS)."""
+    from .demo import clients_entry
+
+    click.echo(json.dumps(clients_entry(Path(str(_settings()["DATA_DIR"]))), indent=2))
+
+
+# -- the feedback loop: database and report ---------------------------------------------------
+
+
+def _settings() -> dict[str, object]:
+    """The settings as create_app reads them, without loading the knowledge."""
     from flask import Flask
 
     from .config import DEFAULTS
-    from .demo import clients_entry
 
     bare = Flask("service", instance_relative_config=True)
     bare.config.from_mapping(DEFAULTS)
     bare.config.from_prefixed_env("LBP_CDS")
-    click.echo(json.dumps(clients_entry(Path(bare.config["DATA_DIR"] or bare.instance_path)), indent=2))
+    bare.config["DATA_DIR"] = bare.config["DATA_DIR"] or bare.instance_path
+    return dict(bare.config)
+
+
+def _open_storage(*, migrate_now: bool = True) -> object:
+    from .storage import StorageError, open_storage
+
+    settings = _settings()
+    try:
+        return open_storage(str(settings["DATABASE_URL"] or ""), Path(str(settings["DATA_DIR"])),
+                            migrate_now=migrate_now)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def db() -> None:
+    """The database: schema version, upgrade, purge (LBP_CDS_DATABASE_URL, else SQLite in DATA_DIR)."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Bring the database to this release's schema (also done at every start-up)."""
+    from .storage import SqlStorage, migrate
+    from .storage.database import safe
+
+    storage = _open_storage()
+    assert isinstance(storage, SqlStorage)
+    click.echo(f"ok: {safe(storage.url)} at schema version {migrate.current(storage.engine)}")
+
+
+@db.command()
+def current() -> None:
+    """Print the database's schema version and this release's (without changing anything)."""
+    from .storage import SqlStorage, migrate
+
+    storage = _open_storage(migrate_now=False)
+    assert isinstance(storage, SqlStorage)
+    click.echo(f"database: {migrate.current(storage.engine) or 'none'}; this release: {migrate.head()}")
+
+
+@db.command()
+@click.option("--days", type=click.IntRange(1), help="Keep this many days (default: LBP_CDS_RETENTION_DAYS).")
+def purge(days: int | None) -> None:
+    """Delete issued cards and feedback older than the retention period."""
+    from datetime import UTC, datetime, timedelta
+
+    from .storage import SqlStorage
+
+    keep = days if days is not None else int(str(_settings()["RETENTION_DAYS"]))
+    if keep <= 0:
+        click.echo("LBP_CDS_RETENTION_DAYS is 0: everything is kept; nothing purged", err=True)
+        return
+    before = (datetime.now(UTC) - timedelta(days=keep)).isoformat(timespec="seconds")
+    storage = _open_storage()
+    assert isinstance(storage, SqlStorage)
+    deleted = storage.purge(before)
+    click.echo(f"purged before {before}: {deleted['issued_cards']} issued cards, {deleted['feedback']} feedback")
+
+
+@main.command()
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day of cards issued (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day of cards issued, included.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def report(since: datetime | None, until: datetime | None, fmt: str) -> None:
+    """What the advice did: per rule version, cards issued, accepted, overridden and why."""
+    from .report import as_csv, as_table, build_report
+    from .storage import SqlStorage, StorageError
+
+    storage = _open_storage()
+    assert isinstance(storage, SqlStorage)
+    try:
+        data = build_report(storage, since.date() if since else None, until.date() if until else None)
+    except StorageError as exc:
+        raise click.ClickException(f"cannot read the database: {exc}") from exc
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(as_csv(data), nl=False)
+    else:
+        click.echo(as_table(data), nl=False)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS: dict[str, Any] = {
     # Where the SQLite database lives when DATABASE_URL is not set (defaults to Flask's instance folder).
     "DATA_DIR": None,
-    # sqlite:///path/to/file.sqlite3 ; empty = SQLite file in DATA_DIR.
+    # sqlite:///path/to/file.sqlite3 or postgresql://user:password@host/db ; empty = SQLite file in DATA_DIR.
     "DATABASE_URL": "",
     # Card language when the caller's Accept-Language does not prefer another supported one: da | en.
     "LANGUAGE": "da",
@@ -75,9 +75,26 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_CACHE_SECONDS": 3600,
     # EHR-compatibility profile of the development client (AUTH off or the local dev key).
     "DEFAULT_PROFILE": "generic",
+    # -- feedback loop
+    # Bearer token (or HTTP Basic password) for /admin (the report); empty = /admin is off (404).
+    "ADMIN_TOKEN": "",
+    # Store the FHIR patient id with each issued card: off by default (no patient identifiers stored).
+    "STORE_PATIENT_ID": False,
+    # Days issued cards and feedback are kept; `python -m service db purge` deletes older ones. 0 = keep all.
+    "RETENTION_DAYS": 730,
 }
 
 
 def setting_names() -> list[str]:
     """The environment variable names a deployer can set."""
     return [f"LBP_CDS_{name}" for name in DEFAULTS]
+
+
+def flag(value: Any, name: str) -> bool:
+    """An on/off setting (on, true, 1, yes / off, false, 0, no); anything else is a start-up error."""
+    text = str(value).strip().lower()
+    if text in ("on", "true", "1", "yes"):
+        return True
+    if text in ("off", "false", "0", "no", "", "none"):
+        return False
+    raise ValueError(f"LBP_CDS_{name} must be on or off, not {value!r}")

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from . import profiles, vendor_feedback
 from .auth import authenticate
+from .config import flag
 from .engine import PROBLEMS_KEY, Options, evaluate_request
 from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnsupportedMediaType
 from .json_guard import MAX_DEPTH, JsonProblem, check_json
@@ -141,12 +142,20 @@ def call(service_id: str) -> Any:
         state.storage.record_issued(
             service.id, str(body["hookInstance"]),
             [(c.uuid, c.rule_id, c.rule_version, by_card.get(c.uuid, ())) for c in result.issued],
-            client_iss=g.client.iss, offered=offered,
+            client_iss=g.client.iss, offered=offered, patient_id=_patient_id(body["context"]),
         )
     except StorageError:
         # Advice must not be withheld because the audit table is down; feedback will say so.
         log.warning("could not record issued cards for %s", service.id)
     return jsonify(response)
+
+
+def _patient_id(context: Any) -> str | None:
+    """The patient id to store with the cards: none unless LBP_CDS_STORE_PATIENT_ID is on."""
+    if not flag(current_app.config["STORE_PATIENT_ID"], "STORE_PATIENT_ID"):
+        return None
+    patient = context.get("patientId") if isinstance(context, dict) else None
+    return str(patient) if patient else None
 
 
 @bp.post("/<service_id>/feedback")

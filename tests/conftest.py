@@ -43,3 +43,12 @@ def quiet_client(tmp_path: Path):
     """A client that sees what a caller sees: errors as responses, never raised."""
     app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False, "DATA_DIR": str(tmp_path), "AUTH": "off"})
     return app.test_client()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty database on each backend: SQLite, and PostgreSQL when a server is configured (tests/databases.py)."""
+    from tests.databases import database_url_for
+
+    with database_url_for(request.param, tmp_path) as url:
+        yield url

@@ -14,6 +14,17 @@ from tests.hookreq import condition, full_prefetch, hook_request, imaging_order
 from tests.test_hooks import assert_outcome
 
 
+@pytest.fixture
+def app(tmp_path, database_url):
+    """Every test here runs on SQLite and on PostgreSQL (tests/databases.py)."""
+    from service import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "DATABASE_URL": database_url})
+    yield app
+    with app.app_context():
+        runtime().storage.close()  # type: ignore[attr-defined]
+
+
 def issue_card(client) -> dict[str, Any]:
     body = hook_request("order-select", prefetch=full_prefetch(condition()), orders=(imaging_order(),))
     return client.post("/cds-services/lbp-order-select", json=body).get_json()["cards"][0]
@@ -87,15 +98,16 @@ def test_storage_failure_is_503_never_a_silent_200(app, client, monkeypatch):
     assert "disk full" not in str(body)
 
 
-def test_feedback_survives_a_restart(tmp_path):
+def test_feedback_survives_a_restart(tmp_path, database_url):
     from service import create_app
 
-    first = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"})
+    settings = {"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "DATABASE_URL": database_url}
+    first = create_app(settings)
     card = issue_card(first.test_client())
     feedback = {"feedback": [{"card": card["uuid"], "outcome": "overridden",
                               "outcomeTimestamp": "2026-11-22T10:00:00Z"}]}
     assert first.test_client().post("/cds-services/lbp-order-select/feedback", json=feedback).status_code == 200
-    second = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"})
+    second = create_app(settings)
     with second.app_context():
         assert [r["card_uuid"] for r in runtime().storage.feedback_rows()] == [card["uuid"]]
 
@@ -189,7 +201,10 @@ def test_only_the_specification_fields_are_stored(app, client):
     assert "Jens Hansen" not in json.dumps(row) and "0101701234" not in json.dumps(row)
 
 
-def test_the_database_file_is_readable_by_its_owner_only(app, client, tmp_path):
+def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
+    from service import create_app
+
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"}).test_client()
     card = issue_card(client)
     assert client.post("/cds-services/lbp-order-select/feedback", json=overridden(card)).status_code == 200
     files = sorted(tmp_path.glob("lbp-cds.sqlite3*"))
