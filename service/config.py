@@ -69,6 +69,16 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_CACHE_SECONDS": 3600,
     # EHR-compatibility profile of the development client (AUTH off or the local dev key).
     "DEFAULT_PROFILE": "generic",
+    # -- alert burden
+    # Card memory (service/memory.py): on = a card is not repeated in one consultation, a reminder not within
+    # REMINDER_INTERVAL_DAYS unless its facts changed; off = every call shows every card (as evaluate does).
+    "CARD_MEMORY": "on",
+    # Secret of the keyed hashes the card memory stores; empty = a random key generated into DATA_DIR (0600).
+    "MEMORY_KEY": "",
+    # A consultation without the EHR's encounterId: the same client and patient within this many hours.
+    "CONSULTATION_HOURS": 4,
+    # Chart-open reminders (cards marked routine) are not repeated within this many days with unchanged facts.
+    "REMINDER_INTERVAL_DAYS": 28,
 }
 
 

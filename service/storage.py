@@ -4,7 +4,8 @@ The one module that talks to a database. SQLite (a file under ``DATA_DIR``) is t
 embedded default; the :class:`Storage` protocol is the seam for PostgreSQL by URL.
 Nothing stored here is PHI by design: card uuids, rule ids and versions, the client's
 ``iss``, outcomes, coded override reasons, the clinician's comment (bounded in size) and
-token ids (``jti``) until they expire, for the replay check shared by all workers.
+token ids (``jti``) until they expire, for the replay check shared by all workers, and
+keyed hashes of cards already shown (``card_memory``, :mod:`service.memory`) until they expire.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ CREATE TABLE IF NOT EXISTS jti (
     PRIMARY KEY (iss, jti)
 );
 CREATE INDEX IF NOT EXISTS jti_expiry ON jti (expires_at);
+CREATE TABLE IF NOT EXISTS card_memory (
+    key        TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS card_memory_expiry ON card_memory (expires_at);
 """
 #: Columns added after the first release: (table, column, type), added to older databases at start-up.
 MIGRATIONS = [("issued_card", "client_iss", "TEXT"), ("issued_card", "suggestions", "TEXT"),
@@ -101,6 +107,9 @@ class Storage(Protocol):
         ...
     def store_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]], *, client_iss: str) -> int: ...
     def remember_jti(self, iss: str, jti: str, expires_at: float) -> bool: ...
+    def card_seen(self, key: str) -> bool: ...
+    def remember_card(self, key: str, expires_at: float) -> None: ...
+    def purge_card_memory(self, now: float) -> int: ...
     def feedback_rows(self) -> list[dict[str, Any]]: ...
     def ping(self) -> bool: ...
 
@@ -155,6 +164,7 @@ class SqliteStorage:
         os.chmod(path, 0o600)
         self._local = threading.local()
         self._purged_at = 0.0
+        self._memory_purged_at = 0.0
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
@@ -272,6 +282,38 @@ class SqliteStorage:
                 return cursor.rowcount == 1
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
+
+    # -- card memory (service/memory.py): opaque keyed hashes, no patient data ------------------
+    def card_seen(self, key: str) -> bool:
+        """Whether ``key`` (a keyed hash from service.memory) was remembered and has not expired."""
+        try:
+            row = self._connect().execute("SELECT 1 FROM card_memory WHERE key = ? AND expires_at >= ?",
+                                          (key, time.time())).fetchone()
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+        return row is not None
+
+    def remember_card(self, key: str, expires_at: float) -> None:
+        """Remember ``key`` until ``expires_at`` (epoch seconds); a later call replaces the expiry."""
+        now = time.time()
+        try:
+            with self._connect() as db:
+                db.execute("INSERT INTO card_memory (key, expires_at) VALUES (?, ?)"
+                           " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at", (key, expires_at))
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+        if now - self._memory_purged_at > PURGE_INTERVAL:
+            self.purge_card_memory(now)
+
+    def purge_card_memory(self, now: float) -> int:
+        """Delete the entries expired before ``now``; how many were deleted."""
+        try:
+            with self._connect() as db:
+                deleted = db.execute("DELETE FROM card_memory WHERE expires_at < ?", (now,)).rowcount
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+        self._memory_purged_at = now
+        return int(deleted)
 
     def feedback_rows(self) -> list[dict[str, Any]]:
         with self._connect() as db:
