@@ -377,7 +377,8 @@ def run_visit(runner: Runner, number: int, visit: Visit, patient_id: str, encoun
     hooks = ["patient-view"] + (["order-select", "order-sign"] if orders else [])
     for step, hook in enumerate(hooks):
         at = now + timedelta(minutes=2 + 3 * step)
-        body = hook_body(hook, prefetch, patient_id, encounter_id, orders, f"00000000-0000-4000-8000-{number:06d}{step:06d}")
+        instance = f"00000000-0000-4000-8000-{number:06d}{step:06d}"
+        body = hook_body(hook, prefetch, patient_id, encounter_id, orders, instance)
         shown += [Shown(number, hook, r, i, o) for r, i, o in runner.call(hook, body, at)]
     return shown
 

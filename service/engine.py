@@ -245,11 +245,12 @@ def evaluate_request(
     incomplete = sorted(DATA_CATEGORIES.get(k, k) for k, result in data.keys.items() if result.status == INCOMPLETE)
     resources = data.resources()
     built = build_record(resources, request["context"], service.hook, terms, now or datetime.now(UTC), unavailable,
-                         incomplete, validity=kb.validity)
+                         incomplete, validity=kb.validity, episode_inactive_days=kb.episode_inactive_days)
     fetched = _fetch_medicines(request, built.unresolved_medications, options.fetch, source, started)
     if fetched:
         built = build_record([*resources, *fetched], request["context"], service.hook, terms,
-                             now or datetime.now(UTC), unavailable, incomplete, validity=kb.validity)
+                             now or datetime.now(UTC), unavailable, incomplete, validity=kb.validity,
+                             episode_inactive_days=kb.episode_inactive_days)
     cards, issued, trace, rule_problems = evaluate_record(
         built.record, service.hook, kb, str(request["hookInstance"]), options
     )
