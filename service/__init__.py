@@ -18,6 +18,7 @@ from .auth import EXTENSION_KEY as AUTH_KEY
 from .auth import build_authenticator
 from .config import DEFAULTS, flag
 from .knowledge import load_knowledge
+from .memory import MemorySettings, memory_secret
 from .runtime import EXTENSION_KEY, Runtime
 from .storage import open_storage
 from .terminology import Terminology
@@ -52,7 +53,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     flag(app.config["STORE_PATIENT_ID"], "STORE_PATIENT_ID")  # a typo fails at start-up, not on the first call
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
-    app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)
+    memory = None
+    if str(app.config["CARD_MEMORY"]).lower() not in ("off", "false", "0"):
+        memory = MemorySettings(memory_secret(str(app.config["MEMORY_KEY"] or ""), data_dir),
+                                float(app.config["CONSULTATION_HOURS"]), float(app.config["REMINDER_INTERVAL_DAYS"]))
+    app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage, memory)
     app.extensions[AUTH_KEY] = auth = build_authenticator(app.config, data_dir, storage)
 
     logs.init_app(app)

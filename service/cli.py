@@ -9,6 +9,7 @@
 - ``python -m service demo-client``: the clients-file entry of the demo page's client.
 - ``python -m service report [--since] [--until] [--format table|json|csv]``: what the advice did.
 - ``python -m service db upgrade|current|purge``: the database's schema and retention.
+- ``python -m service dry-run EXPORT``: replay a FHIR Bulk Data export through the hooks; burden table.
 """
 
 from __future__ import annotations
@@ -402,3 +403,26 @@ def report(since: datetime | None, until: datetime | None, fmt: str) -> None:
         click.echo(as_csv(data), nl=False)
     else:
         click.echo(as_table(data), nl=False)
+@main.command("dry-run")
+@click.argument("export", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--memory", type=click.Choice(["config", "on", "off"]), default="config", show_default=True,
+              help="Card memory: as LBP_CDS_CARD_MEMORY says, or on/off.")
+def dry_run(export: Path, memory: str) -> None:
+    """Replay each back-pain contact of a Bulk Data export (EXPORT/<Type>.ndjson) and print the burden table."""
+    from . import create_app
+    from .dryrun import burden_table, read_export, replay
+    from .memory import MemorySettings
+    from .runtime import runtime
+
+    app = create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-dry-run-")})
+    with app.app_context():
+        state = runtime()
+        settings = state.memory
+        if memory == "on" and settings is None:
+            settings = MemorySettings(b"dry-run", float(app.config["CONSULTATION_HOURS"]),
+                                      float(app.config["REMINDER_INTERVAL_DAYS"]))
+        if memory == "off":
+            settings = None
+        contacts, shown = replay(read_export(export), state.knowledge, state.terminology, settings)
+    click.echo(f"# Dry run of {export.name} (card memory {'on' if settings else 'off'})\n")
+    click.echo(burden_table(contacts, shown), nl=False)

@@ -82,6 +82,16 @@ DEFAULTS: dict[str, Any] = {
     "STORE_PATIENT_ID": False,
     # Days issued cards and feedback are kept; `python -m service db purge` deletes older ones. 0 = keep all.
     "RETENTION_DAYS": 730,
+    # -- alert burden
+    # Card memory (service/memory.py): on = a card is not repeated in one consultation, a reminder not within
+    # REMINDER_INTERVAL_DAYS unless its facts changed; off = every call shows every card (as evaluate does).
+    "CARD_MEMORY": "on",
+    # Secret of the keyed hashes the card memory stores; empty = a random key generated into DATA_DIR (0600).
+    "MEMORY_KEY": "",
+    # A consultation without the EHR's encounterId: the same client and patient within this many hours.
+    "CONSULTATION_HOURS": 4,
+    # Chart-open reminders (cards marked routine) are not repeated within this many days with unchanged facts.
+    "REMINDER_INTERVAL_DAYS": 28,
 }
 
 

@@ -6,6 +6,8 @@ both the HTTP view and ``python -m service evaluate`` call, so they cannot disag
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import time
@@ -14,12 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .cardset import card_set
+from .cardset import card_set, indicator
 from .errors import PreconditionFailed
 from .facts import ConceptLookup, build_record
 from .knowledge import INDICATOR_RANK, KnowledgeBase, RuleCard
 from .prefetch import INCOMPLETE, FetchSettings, FhirSource, PrefetchUnavailable, gather
-from .record import PatientRecord
+from .record import DraftOrder, PatientRecord
 from .registry import DATA_CATEGORIES, CdsService
 from .render import Renderer
 from .rules.base import Finding
@@ -56,6 +58,12 @@ class IssuedCard:
     rule_version: str
     #: The uuids of the card's suggestions: feedback may accept only these.
     suggestions: tuple[str, ...] = ()
+    #: What the card memory (service/memory.py) needs to tell a repeat: how urgent, whether it is a
+    #: routine reminder, the draft order it speaks for (a fingerprint, no ids) and the facts it used.
+    indicator: str = "info"
+    routine: bool = False
+    order_fingerprint: str = ""
+    facts_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,9 +143,56 @@ def evaluate_record(
         )
         fired = fired[: options.max_cards]
     cards = [renderer.card(rule, finding, record, hook_instance) for rule, finding in fired]
-    issued = [IssuedCard(c["uuid"], rule.id, rule.version, tuple(s["uuid"] for s in c.get("suggestions", ())))
-              for c, (rule, _) in zip(cards, fired, strict=True)]
+    orders = {o.ref: o for o in record.draft_orders}
+    issued = [IssuedCard(c["uuid"], rule.id, rule.version, tuple(s["uuid"] for s in c.get("suggestions", ())),
+                         indicator=indicator(rule, finding), routine=rule.routine,
+                         order_fingerprint=order_fingerprint(orders.get(finding.order_ref or "")),
+                         facts_fingerprint=facts_fingerprint(finding))
+              for c, (rule, finding) in zip(cards, fired, strict=True)]
     return cards, issued, trace, problems
+
+
+#: Facts that change with the clock alone (durations, age): a card is not "new" because a week passed.
+CLOCK_FACTS = frozenset({"weeks", "age", "days"})
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _stable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_stable(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(_stable(value), sort_keys=True).encode()).hexdigest()[:32]
+
+
+def facts_fingerprint(finding: Finding) -> str:
+    """A digest of what the card says about the record: facts (not the clock), variant, urgency, red flags."""
+    screen = finding.screen
+    return _digest({
+        "facts": {k: v for k, v in finding.facts.items() if k not in CLOCK_FACTS},
+        "variant": finding.variant, "indicator": finding.indicator, "notes": finding.notes,
+        "notDocumented": finding.not_documented, "suggestions": finding.suggestions,
+        "screen": None if screen is None else (screen.found, screen.absent, screen.missing, screen.history,
+                                               screen.screened_negative),
+    })
+
+
+#: The parts of a draft order that make it "the same order": what is ordered and why.
+ORDER_FIELDS = ("resourceType", "id", "code", "medicationCodeableConcept", "medicationReference", "reasonCode",
+                "reasonReference", "dosageInstruction", "bodySite")
+
+
+def order_fingerprint(order: DraftOrder | None) -> str:
+    """A digest of a draft order's identity and content ("" for a card about no order)."""
+    if order is None:
+        return ""
+    return _digest({"ref": order.ref, **{k: order.resource.get(k) for k in ORDER_FIELDS}})
 
 
 #: At most this many medicines are fetched by reference in one call.
@@ -190,11 +245,12 @@ def evaluate_request(
     incomplete = sorted(DATA_CATEGORIES.get(k, k) for k, result in data.keys.items() if result.status == INCOMPLETE)
     resources = data.resources()
     built = build_record(resources, request["context"], service.hook, terms, now or datetime.now(UTC), unavailable,
-                         incomplete, validity=kb.validity)
+                         incomplete, validity=kb.validity, episode_inactive_days=kb.episode_inactive_days)
     fetched = _fetch_medicines(request, built.unresolved_medications, options.fetch, source, started)
     if fetched:
         built = build_record([*resources, *fetched], request["context"], service.hook, terms,
-                             now or datetime.now(UTC), unavailable, incomplete, validity=kb.validity)
+                             now or datetime.now(UTC), unavailable, incomplete, validity=kb.validity,
+                             episode_inactive_days=kb.episode_inactive_days)
     cards, issued, trace, rule_problems = evaluate_record(
         built.record, service.hook, kb, str(request["hookInstance"]), options
     )

@@ -10,6 +10,7 @@ reported as a data problem, never made silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,15 @@ ORDER_TYPES = {"ServiceRequest", "MedicationRequest"}
 #: What a draft order without ``intent`` is read as: an order being written (the sandbox sets none
 #: until a drug is picked). The rules do not read ``intent``; R4 requires it, so the parser does.
 DRAFT_INTENT = "order"
+#: A reason (``reasonCode``/``reasonReference``) that names something lbp-cds does not know (knee
+#: osteoarthritis, a local code, free text): an indication *other* than back pain is recorded.
+OTHER_REASON = "other-reason"
+#: Free-text reasons that are about the back after all (Danish and English).
+BACK_WORDS = re.compile(r"(ryg|lænd|laend|iskias|ischias|nerverod|lumb|back|sciatica|radicul)", re.IGNORECASE)
+#: Findings that are not back-pain documentation (comorbidity, risk factors): they do not keep an episode open.
+NOT_BACK_DOCUMENTATION = frozenset({
+    Concept.GI_RISK, Concept.CARDIOVASCULAR_DISEASE, Concept.KIDNEY_DISEASE, Concept.PREGNANCY, Concept.SICK_LEAVE,
+})
 
 
 class ConceptLookup(Protocol):
@@ -71,6 +81,11 @@ class _Draft:
     medicines: dict[str, tuple[frozenset[str], str | None]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     unreadable: list[UnreadableOrder] = field(default_factory=list)
+    #: When something back-pain related was recorded (keeps an episode open, record.open_episodes).
+    activity: list[datetime] = field(default_factory=list)
+
+    def active(self, *moments: datetime | None) -> None:
+        self.activity += [m for m in moments if m is not None]
 
     def add(self, assertion: Assertion) -> None:
         self.facts.setdefault(assertion.concept, []).append(assertion)
@@ -136,6 +151,7 @@ def _condition(model: Any, out: _Draft, now: datetime) -> None:
         return
     concepts = out.terms.concepts_in(fhir.codings(model.code))
     if not concepts:
+        out.referable[_ref(model)] = frozenset({OTHER_REASON})  # a reason that is not back pain
         return
     ref = _ref(model)
     onset = _onset(model)
@@ -143,6 +159,8 @@ def _condition(model: Any, out: _Draft, now: datetime) -> None:
     resolved = abated and (end is None or end <= now)
     certainty: Certainty = "suspected" if verification & SUSPECTED else "confirmed"
     out.referable[ref] = concepts
+    if concepts & EPISODE_CONCEPTS:
+        out.active(onset.when, fhir.to_datetime(model.recordedDate))
     if concepts & EPISODE_CONCEPTS and certainty == "confirmed":
         out.episodes.append(Episode(concepts & EPISODE_CONCEPTS, onset.when, onset.basis, ref, end=end,
                                     ended=abated and end is None,
@@ -193,6 +211,8 @@ def _observation(model: Any, out: _Draft, now: datetime) -> None:
     number = model.valueInteger
     if number is None and model.valueQuantity is not None and model.valueQuantity.value is not None:
         number = float(model.valueQuantity.value)
+    if concepts - NOT_BACK_DOCUMENTATION:
+        out.active(when)
     if Concept.MUSCLE_STRENGTH in concepts:
         if number is not None and 0 <= number <= 5:
             out.strength.append(Measurement(float(number), when, ref, _measurement_site(model)))
@@ -234,6 +254,8 @@ def _care(model: Any, out: _Draft, now: datetime) -> None:
             return
         concepts = terms.concepts_in(fhir.codings(*(model.type or ())))
         when = fhir.to_datetime(model.period.start) if model.period is not None else None
+    if concepts or out.terms.concepts_in(fhir.codings(*(getattr(model, "reasonCode", None) or ()))) & EPISODE_CONCEPTS:
+        out.active(when)  # care lbp-cds knows is back-pain care, or a contact for back pain
     if concepts:
         out.care.append(CareEvent(concepts, when, _ref(model), model.status))
 
@@ -271,13 +293,18 @@ def _medicine_of(model: Any, out: _Draft, unresolved: list[str]) -> tuple[frozen
 
 def _reasons(model: Any, out: _Draft) -> frozenset[str]:
     """Concepts of ``reasonCode`` and of what ``reasonReference`` points to (in this request)."""
-    reasons = set(out.terms.concepts_in(fhir.codings(*(model.reasonCode or ()))))
+    reasons: set[str] = set()
+    for reason in getattr(model, "reasonCode", None) or ():
+        known = out.terms.concepts_in(fhir.codings(reason))
+        if not known and (fhir.codings(reason) or reason.text):
+            known = frozenset({Concept.LOW_BACK_PAIN if BACK_WORDS.search(str(reason.text or "")) else OTHER_REASON})
+        reasons |= known
     contained = {f"#{c.id}": c for c in (getattr(model, "contained", None) or ()) if c.id}
-    for reference in model.reasonReference or ():
+    for reference in getattr(model, "reasonReference", None) or ():
         target = reference.reference or ""
         if target in contained:
             inner = contained[target]
-            reasons |= out.terms.concepts_in(fhir.codings(getattr(inner, "code", None)))
+            reasons |= out.terms.concepts_in(fhir.codings(getattr(inner, "code", None))) or {OTHER_REASON}
             continue
         key = "/".join(target.split("/")[-2:])
         if key in out.referable:
@@ -292,8 +319,11 @@ def _medication_request(model: Any, out: _Draft, now: datetime, unresolved: list
         return
     concepts, display = _medicine_of(model, out, unresolved)
     if concepts:
-        out.medications.append(Medication(concepts, fhir.to_datetime(model.authoredOn), _ref(model), display,
-                                          _reasons(model, out)))
+        reasons = _reasons(model, out)
+        authored = fhir.to_datetime(model.authoredOn)
+        if reasons & EPISODE_CONCEPTS:
+            out.active(authored)
+        out.medications.append(Medication(concepts, authored, _ref(model), display, reasons))
 
 
 def _draft_orders(
@@ -339,8 +369,30 @@ def _draft_orders(
             display = (code.text or next((c.display for c in (code.coding or ()) if c.display), None)) if code else None
         else:
             concepts, display = _medicine_of(model, out, unresolved)
-        orders.append(DraftOrder(ref, rtype, concepts, _reasons(model, out), display, selected, raw))
+        reasons = _reasons(model, out)
+        if rtype == "MedicationRequest" and not reasons:
+            reasons = _renewal_reasons(model, concepts, out)
+        orders.append(DraftOrder(ref, rtype, concepts, reasons, display, selected, raw))
     return orders
+
+
+def _renewal_reasons(model: Any, concepts: frozenset[str], out: _Draft) -> frozenset[str]:
+    """What a draft prescription without a reason is for, when it renews one that has a reason.
+
+    The prescription it names (``priorPrescription``), else the active prescriptions of the same
+    medicine class: when every one of those with a reason is for something other than back pain
+    (knee osteoarthritis), the draft is a renewal for that, not a back-pain medicine.
+    """
+    prior = getattr(getattr(model, "priorPrescription", None), "reference", None)
+    if prior:
+        key = "/".join(str(prior).split("/")[-2:])
+        named = [m for m in out.medications if m.source == key]
+        if named:
+            return named[0].reasons
+    same = [m for m in out.medications if m.concepts & concepts]
+    if same and all(m.reasons and not m.reasons & EPISODE_CONCEPTS for m in same):
+        return frozenset().union(*(m.reasons for m in same))
+    return frozenset()
 
 
 def _birth_and_sex(patients: list[Any], patient_id: str | None) -> tuple[Any, str | None]:
@@ -371,6 +423,7 @@ def build_record(
     unavailable: Iterable[str] = (),
     incomplete: Iterable[str] = (),
     validity: Mapping[str, int] | None = None,
+    episode_inactive_days: int | None = None,
 ) -> BuildResult:
     """Turn raw FHIR resources and the hook context into one PatientRecord.
 
@@ -419,5 +472,7 @@ def build_record(
         unavailable=frozenset(unavailable),
         incomplete=frozenset(incomplete),
         validity=dict(validity or {}),
+        activity=tuple(sorted(set(out.activity))),
+        episode_inactive_days=episode_inactive_days,
     )
     return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing)

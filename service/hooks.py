@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import profiles, vendor_feedback
+from . import memory, profiles, vendor_feedback
 from .auth import authenticate
 from .config import flag
 from .engine import PROBLEMS_KEY, Options, evaluate_request
@@ -133,6 +133,10 @@ def call(service_id: str) -> Any:
     )
     note(hook=service.hook, hookInstance=str(body["hookInstance"])[:64])
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
+    if state.memory is not None:
+        result, decisions = memory.apply(result, body["context"], hook=service.hook, client_iss=g.client.iss,
+                                         store=state.storage, settings=state.memory)
+        note(repeats_suppressed=[d.card.rule_id for d in decisions if not d.shown])
     response = profiles.shape(result.response, profile, service.hook, body["context"])
     note(fired=[c.rule_id for c in result.issued],
          data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())))

@@ -85,6 +85,9 @@ class KnowledgeBase:
     sentences: Mapping[str, Any] = field(default_factory=dict)
     #: Named guideline figures that are not thresholds of any rule (``2–4`` weeks to follow-up…).
     values: Mapping[str, str] = field(default_factory=dict)
+    #: Days without back-pain documentation after which an open episode counts as over (shared
+    #: parameter ``episode_inactive_days``; ``None`` = never).
+    episode_inactive_days: int | None = None
 
     def for_hook(self, hook: str) -> list[RuleCard]:
         """Rules that apply to ``hook``, most urgent first, then by priority and id."""
@@ -190,4 +193,13 @@ def load_knowledge(
         raise KnowledgeError(f"rule logic without a card in {cards_dir.name}/: {orphans}")
     _check_card_set(rules)
     return KnowledgeBase(MappingProxyType(rules), _freeze(sources), _freeze(labels), _freeze(common),
-                         _validity(meta, validity or {}), _freeze(sentences), MappingProxyType(values))
+                         _validity(meta, validity or {}), _freeze(sentences), MappingProxyType(values),
+                         _inactive_days(shared.get("episode_inactive_days")))
+
+
+def _inactive_days(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise KnowledgeError("params: 'episode_inactive_days' must be a whole number of days (at least 1) or null")
+    return value

@@ -235,6 +235,11 @@ class PatientRecord:
     incomplete: frozenset[str] = frozenset()
     #: Concept → days a finding stays current (``cards/_meta/validity.json``); absent = no limit.
     validity: Mapping[str, int] = field(default_factory=dict)
+    #: When anything back-pain related was recorded (episode diagnoses, back-pain findings, care,
+    #: contacts and prescriptions for back pain): what keeps an episode open.
+    activity: tuple[datetime, ...] = ()
+    #: Days without back-pain documentation after which an open episode counts as over (``None``: never).
+    episode_inactive_days: int | None = None
 
     # -- age -----------------------------------------------------------------
     @property
@@ -319,8 +324,19 @@ class PatientRecord:
 
     # -- episodes ------------------------------------------------------------
     def open_episodes(self) -> list[Episode]:
-        """Episodes not ended by now: together they are the current episode."""
-        return [e for e in self.episodes if e.is_open(self.now)]
+        """Episodes not ended by now: together they are the current episode.
+
+        An episode also counts as over when nothing back-pain related (its diagnoses, back-pain
+        findings, back-pain care, contacts and prescriptions for back pain) has been recorded for
+        ``episode_inactive_days`` (``cards/_meta/params.json``): a problem-list entry never closed
+        does not keep an episode of years ago open. An undated episode cannot tell and stays open.
+        """
+        episodes = [e for e in self.episodes if e.is_open(self.now)]
+        if self.episode_inactive_days is None:
+            return episodes
+        limit = self.now - timedelta(days=self.episode_inactive_days)
+        return [e for e in episodes if e.onset_basis == "order-reason" or e.onset is None
+                or max((e.onset, *(a for a in self.activity if a <= self.now))) >= limit]
 
     def episodes_of(self, concepts: Iterable[str]) -> list[Episode]:
         """Open episodes of ``concepts`` (a closed episode never decides about this one)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from .knowledge import KnowledgeBase
+from .memory import MemorySettings
 from .storage import Storage
 from .terminology import Terminology
 from .validate import Validators
@@ -20,6 +21,8 @@ class Runtime:
     terminology: Terminology
     validators: Validators
     storage: Storage
+    #: ``None`` when the card memory is off (CARD_MEMORY = off).
+    memory: MemorySettings | None = None
 
 
 def runtime() -> Runtime:

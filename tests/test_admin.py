@@ -25,8 +25,10 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture
 def admin_app(tmp_path, database_url):
+    # The card memory off: the fixture issues the same card twice for the report (tests/test_card_memory.py
+    # covers the memory, which would rightly not repeat it within one consultation).
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "DATABASE_URL": database_url,
-                      "ADMIN_TOKEN": TOKEN})
+                      "ADMIN_TOKEN": TOKEN, "CARD_MEMORY": "off"})
     client = app.test_client()
     imaging = issue_card(client)  # IMG-NOT-INDICATED on a draft lumbar MRI
     remove = next(s for s in imaging["suggestions"] if "delete" in [a["type"] for a in s["actions"]])

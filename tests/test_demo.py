@@ -108,8 +108,12 @@ def test_bad_demo_setting_stops_start_up(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sid", sorted(LIBRARY))
 def test_every_scenario_shows_its_cards_through_the_public_endpoints(tmp_path: Path, sid: str) -> None:
-    """What the page does: the scenario as served today, each call with a demo token, then feedback."""
-    client = _app(tmp_path).test_client()
+    """What the page does: the scenario as served today, each call with a demo token, then feedback.
+
+    The card memory is off: a scenario's calls are one consultation, and the memory would rightly not
+    repeat at order-select a card patient-view already showed (tests/test_card_memory.py).
+    """
+    client = _app(tmp_path, CARD_MEMORY="off").test_client()
     served = client.get(f"/demo/scenarios/{sid}").get_json()
     assert served["chart"]["patient"]["id"] == served["patient"]["id"]
     scenario = LIBRARY[sid]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from service import create_app
 from tests.hookreq import (
     SNOMED,
     bundle,
@@ -105,7 +106,11 @@ def test_lumbar_mri_for_three_week_back_pain_gets_a_warning_that_can_drop_the_or
     assert card["selectionBehavior"] == "at-most-one"
 
 
-def test_same_request_gives_the_same_cards(client):
+def test_same_request_gives_the_same_cards(tmp_path):
+    # The pipeline is deterministic; the card memory (on by default) would hide the repeat on purpose,
+    # which tests/test_card_memory.py covers.
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "CARD_MEMORY": "off"})
+    client = app.test_client()
     body = mri_request()
     first = client.post("/cds-services/lbp-order-select", json=body).get_json()
     second = client.post("/cds-services/lbp-order-select", json=body).get_json()

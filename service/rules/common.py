@@ -69,6 +69,7 @@ class Duration:
             notes = ("onset_from_recorded_date",)
         elif basis == "onsetPeriod.start":
             notes = ("onset_from_period",)
+
         elif basis == "order-reason":
             notes = ("episode_from_order_reason", "onset_unknown")
         elif basis == "unknown":

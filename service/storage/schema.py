@@ -62,3 +62,11 @@ jti = Table(
     Column("expires_at", Float, nullable=False),
 )
 Index("jti_expiry", jti.c.expires_at)
+
+#: Keyed hashes of cards already shown (service.memory), until they expire: no patient data.
+card_memory = Table(
+    "card_memory", metadata,
+    Column("key", Text, primary_key=True),
+    Column("expires_at", Float, nullable=False),
+)
+Index("card_memory_expiry", card_memory.c.expires_at)

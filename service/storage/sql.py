@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import migrate
 from .database import WRITE, make_engine, safe
 from .errors import ContradictoryFeedback, StorageError, UnknownCard
-from .schema import feedback, issued_card
+from .schema import card_memory, feedback, issued_card
 from .schema import jti as jti_table
 
 #: Expired jti entries are purged at most this often (seconds) per process.
@@ -88,6 +88,7 @@ class SqlStorage:
         weakref.finalize(self, self.engine.dispose)
         self._pid = os.getpid()
         self._purged_at = 0.0
+        self._memory_purged_at = 0.0
         if migrate_now:
             try:
                 migrate.upgrade(self.engine)
@@ -202,6 +203,33 @@ class SqlStorage:
             inserted = db.execute(self._insert_ignoring_duplicates(cache).values(
                 iss=iss, jti=jti, expires_at=expires_at).returning(cache.c.jti)).first()
             return inserted is not None
+
+    # -- card memory (service/memory.py): opaque keyed hashes, no patient data ------------------
+    def card_seen(self, key: str) -> bool:
+        """Whether ``key`` (a keyed hash from service.memory) was remembered and has not expired."""
+        with self._connection() as db:
+            row = db.execute(select(card_memory.c.key).where(
+                card_memory.c.key == key, card_memory.c.expires_at >= time.time())).first()
+        return row is not None
+
+    def remember_card(self, key: str, expires_at: float) -> None:
+        """Remember ``key`` until ``expires_at`` (epoch seconds); a later call replaces the expiry."""
+        now = time.time()
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        upsert = dialect.insert(card_memory).values(key=key, expires_at=expires_at)
+        upsert = upsert.on_conflict_do_update(index_elements=[card_memory.c.key],
+                                              set_={"expires_at": upsert.excluded.expires_at})
+        with self._connection(write=True) as db:
+            db.execute(upsert)
+        if now - self._memory_purged_at > PURGE_INTERVAL:
+            self.purge_card_memory(now)
+
+    def purge_card_memory(self, now: float) -> int:
+        """Delete the entries expired before ``now``; how many were deleted."""
+        with self._connection(write=True) as db:
+            deleted = db.execute(delete(card_memory).where(card_memory.c.expires_at < now)).rowcount
+        self._memory_purged_at = now
+        return int(deleted)
 
     def feedback_rows(self) -> list[dict[str, Any]]:
         """Every feedback row, oldest first."""
