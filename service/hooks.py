@@ -132,6 +132,7 @@ def call(service_id: str) -> Any:
     )
     note(hook=service.hook, hookInstance=str(body["hookInstance"])[:64])
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
+    g.evaluation = result  # counted by service.metrics
     response = profiles.shape(result.response, profile, service.hook, body["context"])
     note(fired=[c.rule_id for c in result.issued],
          data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())))
@@ -171,4 +172,5 @@ def feedback(service_id: str) -> Any:
     except StorageError as exc:
         log.error("feedback for %s not stored: %s", service.id, type(exc).__name__)
         raise ServiceUnavailable("The feedback could not be stored; nothing was kept. Please send it again.") from exc
+    g.feedback_outcomes = [item["outcome"] for item in body["feedback"]]  # counted by service.metrics
     return jsonify({"stored": stored})
