@@ -7,6 +7,7 @@
 - ``python -m service scenarios [ID] [--request N | --run]``: the example scenarios (examples/scenarios/).
 - ``python -m service load-fhir SERVER_URL [ID…]``: load example patients into a FHIR server.
 - ``python -m service demo-client``: the clients-file entry of the demo page's client.
+- ``python -m service config-reference``, ``python -m service openapi``: docs/configuration.md, docs/openapi.json.
 """
 
 from __future__ import annotations
@@ -310,3 +311,19 @@ def demo_client() -> None:
     bare.config.from_mapping(DEFAULTS)
     bare.config.from_prefixed_env("LBP_CDS")
     click.echo(json.dumps(clients_entry(Path(bare.config["DATA_DIR"] or bare.instance_path)), indent=2))
+
+
+@main.command("config-reference")
+def config_reference() -> None:
+    """Print docs/configuration.md: every LBP_CDS_ setting, its default and meaning (from service/config.py)."""
+    from .config_reference import markdown
+
+    click.echo(markdown(), nl=False)
+
+
+@main.command()
+def openapi() -> None:
+    """Print docs/openapi.json: the OpenAPI 3.1 document served at /openapi.json."""
+    from .openapi import text
+
+    click.echo(text(), nl=False)
