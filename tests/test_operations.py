@@ -169,3 +169,9 @@ def test_metrics_can_be_switched_off(tmp_path):
 def test_a_bad_metrics_setting_stops_start_up(tmp_path):
     with pytest.raises(ValueError, match="LBP_CDS_METRICS"):
         create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "METRICS": "maybe"})
+
+
+@pytest.mark.parametrize("aud", [{}, [], 3, None])
+def test_the_demo_token_endpoint_answers_400_to_an_aud_that_is_no_string(client, aud):
+    """Found by schemathesis against /openapi.json: ``{"aud": {}}`` was a 500 (unhashable)."""
+    assert client.post("/demo/token", json={"aud": aud}).status_code == 400
