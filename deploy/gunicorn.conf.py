@@ -11,21 +11,55 @@ with 16 threads per worker at least 8 stay free for everyone else. gunicorn's ``
 does not stop a busy thread of a gthread worker (it only watches the worker's main loop);
 the deadline is what bounds a call.
 
-Bound to loopback by default: put a TLS-terminating proxy in front (LBP_CDS_BIND to change).
+Bound to loopback by default: put a TLS-terminating proxy in front (LBP_CDS_BIND to change;
+the container image sets 0.0.0.0:8080).
+
+Graceful shutdown: on SIGTERM the master stops accepting and gives workers ``graceful_timeout``
+seconds to finish the calls they hold. That is at least the FHIR deadline plus 10 s, so a call
+waiting on a slow FHIR server still gets its answer (Kubernetes: preStop sleep 5 s, then this,
+within terminationGracePeriodSeconds; docs/operations.md).
+
+Metrics (service/metrics.py): prometheus-client's multiprocess mode, so that /metrics sums every
+worker. PROMETHEUS_MULTIPROC_DIR must be set before prometheus-client is imported, that is before
+the app is loaded below; a dead worker's files are marked in ``child_exit``.
 """
 
+import glob
+import math
 import os
+import tempfile
+
+# -- metrics across workers: before anything imports prometheus_client ----------------------
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="lbp-cds-metrics-")
+os.makedirs(_metrics_dir, exist_ok=True)
+for _stale in glob.glob(os.path.join(_metrics_dir, "*.db")):  # counts of an earlier run are not this run's
+    os.remove(_stale)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+from service.config import DEFAULTS  # noqa: E402  (after PROMETHEUS_MULTIPROC_DIR, see above)
+
+
+def _setting(name: str) -> str:
+    return os.environ.get(f"LBP_CDS_{name}") or str(DEFAULTS[name])
+
 
 wsgi_app = "service.wsgi:app"
-bind = os.environ.get("LBP_CDS_BIND", "127.0.0.1:8080")
+bind = _setting("BIND")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("LBP_CDS_THREADS", "16"))
+threads = int(_setting("THREADS"))
 worker_class = "gthread"
 preload_app = True
 timeout = 30
-graceful_timeout = 20
+graceful_timeout = max(20, math.ceil(float(_setting("FHIR_DEADLINE"))) + 10)
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
 # Requests bigger than this never reach the app (the app's own cap is LBP_CDS_MAX_REQUEST_BYTES).
 limit_request_field_size = 16384
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker is gone: its live gauges no longer count (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -13,7 +13,21 @@ from typing import Any
 
 from flask import Flask
 
-from . import admin, app_errors, cors, demo, fhir, hooks, logs, pages, profiles, security_headers
+from . import (
+    admin,
+    app_errors,
+    cors,
+    demo,
+    fhir,
+    health,
+    hooks,
+    logs,
+    metrics,
+    openapi,
+    pages,
+    profiles,
+    security_headers,
+)
 from .auth import EXTENSION_KEY as AUTH_KEY
 from .auth import build_authenticator
 from .config import DEFAULTS, flag
@@ -61,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[AUTH_KEY] = auth = build_authenticator(app.config, data_dir, storage)
 
     logs.init_app(app)
+    metrics.init_app(app)  # operations: counts what the views leave on flask.g
     app_errors.init_app(app)
     cors.init_app(app)
     security_headers.init_app(app)
@@ -68,4 +83,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     demo.init_app(app, data_dir, auth, terminology)
     admin.init_app(app)
+    app.register_blueprint(health.bp)  # operations: /healthz, /readyz
+    openapi.init_app(app)  # operations: /openapi.json
     return app

@@ -10,6 +10,7 @@
 - ``python -m service report [--since] [--until] [--format table|json|csv]``: what the advice did.
 - ``python -m service db upgrade|current|purge``: the database's schema and retention.
 - ``python -m service dry-run EXPORT``: replay a FHIR Bulk Data export through the hooks; burden table.
+- ``python -m service config-reference``, ``python -m service openapi``: docs/configuration.md, docs/openapi.json.
 """
 
 from __future__ import annotations
@@ -426,3 +427,19 @@ def dry_run(export: Path, memory: str) -> None:
         contacts, shown = replay(read_export(export), state.knowledge, state.terminology, settings)
     click.echo(f"# Dry run of {export.name} (card memory {'on' if settings else 'off'})\n")
     click.echo(burden_table(contacts, shown), nl=False)
+
+
+@main.command("config-reference")
+def config_reference() -> None:
+    """Print docs/configuration.md: every LBP_CDS_ setting, its default and meaning (from service/config.py)."""
+    from .config_reference import markdown
+
+    click.echo(markdown(), nl=False)
+
+
+@main.command()
+def openapi() -> None:
+    """Print docs/openapi.json: the OpenAPI 3.1 document served at /openapi.json."""
+    from .openapi import text
+
+    click.echo(text(), nl=False)

@@ -58,6 +58,15 @@ DEFAULTS: dict[str, Any] = {
     "DEMO": "auto",
     # The example scenario library the demo shows (examples/scenarios/).
     "SCENARIOS_DIR": str(ROOT / "examples" / "scenarios"),
+    # -- operations
+    # Address gunicorn listens on (deploy/gunicorn.conf.py): loopback by default; the container sets 0.0.0.0:8080.
+    "BIND": "127.0.0.1:8080",
+    # Threads per gunicorn worker (keep above FHIR_MAX_CONCURRENT_CALLS); workers: WEB_CONCURRENCY (default 2).
+    "THREADS": 16,
+    # Serve Prometheus metrics at /metrics: on | off (counts and latencies only, never patient data).
+    "METRICS": "on",
+    # Bearer token Prometheus must send for /metrics; empty = unauthenticated (keep /metrics off the public route).
+    "METRICS_TOKEN": "",
     # Knowledge locations (change only to run another knowledge base).
     "CARDS_DIR": str(ROOT / "cards"),
     "PROFILES_DIR": str(ROOT / "fhir_profiles"),

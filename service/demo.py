@@ -170,6 +170,6 @@ def token() -> Any:
     aud = body.get("aud") if isinstance(body, dict) else None
     base = f"{_base_url()}/cds-services/"
     allowed = {f"{base}{sid}{tail}" for sid in SERVICES for tail in ("", "/feedback")}
-    if aud not in allowed:
+    if not isinstance(aud, str) or aud not in allowed:  # a JSON object or list is no URL (was a 500)
         return jsonify({"error": "aud must be a hook or feedback URL of this service", "allowed": sorted(allowed)}), 400
     return jsonify({"token": _demo().token(str(aud)), "iss": DEMO_ISS, "expiresIn": TOKEN_LIFETIME})

@@ -70,6 +70,10 @@ class IssuedCard:
 class Result:
     response: dict[str, Any]
     issued: tuple[IssuedCard, ...]
+    #: What became of each prefetch key (service.prefetch.KeyResult.status), for service.metrics.
+    fetch_statuses: Mapping[str, str] = field(default_factory=dict)
+    #: The FHIR fallback was stopped by the call's deadline (service.metrics counts it).
+    deadline_reached: bool = False
 
 
 def _run_rule(rule: RuleCard, record: PatientRecord, strict: bool) -> tuple[list[Finding], str | None]:
@@ -264,4 +268,4 @@ def evaluate_request(
         extension[TRACE_KEY] = trace
     if extension:
         response["extension"] = extension
-    return Result(response, tuple(issued))
+    return Result(response, tuple(issued), {k: r.status for k, r in data.keys.items()}, data.deadline_reached)

@@ -137,6 +137,7 @@ def call(service_id: str) -> Any:
         result, decisions = memory.apply(result, body["context"], hook=service.hook, client_iss=g.client.iss,
                                          store=state.storage, settings=state.memory)
         note(repeats_suppressed=[d.card.rule_id for d in decisions if not d.shown])
+    g.evaluation = result  # counted by service.metrics
     response = profiles.shape(result.response, profile, service.hook, body["context"])
     note(fired=[c.rule_id for c in result.issued],
          data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())))
@@ -184,4 +185,5 @@ def feedback(service_id: str) -> Any:
     except StorageError as exc:
         log.error("feedback for %s not stored: %s", service.id, type(exc).__name__)
         raise ServiceUnavailable("The feedback could not be stored; nothing was kept. Please send it again.") from exc
+    g.feedback_outcomes = [item["outcome"] for item in body["feedback"]]  # counted by service.metrics
     return jsonify({"stored": stored})

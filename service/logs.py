@@ -104,6 +104,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def log_call(response: Response) -> Response:
+        if g.get("quiet"):  # probes and scrapes (service.health, service.metrics): no line each
+            return response
         started = g.get("started", time.perf_counter())
         client = g.get("client")
         fields: dict[str, Any] = {

@@ -111,6 +111,8 @@ class KeyResult:
 @dataclass(frozen=True)
 class GatherResult:
     keys: Mapping[str, KeyResult]
+    #: The call's FHIR fallback was stopped by its deadline (counted by service.metrics).
+    deadline_reached: bool = False
 
     def resources(self) -> list[Mapping[str, Any]]:
         """All resources, each ``(type, id)`` once (keys may overlap)."""
@@ -469,6 +471,7 @@ def gather(
     context = request.get("context") or {}
     results: dict[str, KeyResult] = {}
     to_fetch: dict[str, str] = {}
+    deadline_reached = False
     for key, template in templates.items():
         if key in prefetch:
             results[key] = _from_prefetch(key, prefetch[key])
@@ -494,6 +497,7 @@ def gather(
                 token = (request.get("fhirAuthorization") or {}).get("access_token")
                 source = own = FhirServerSource(str(request["fhirServer"]), token, settings, budget)
             results.update(_fetch_all(to_fetch, source, budget, settings.max_workers))
+            deadline_reached = budget.expired()
         finally:
             budget.close()
             if own is not None:
@@ -504,4 +508,4 @@ def gather(
     failed = [k for k in required if k in ordered and ordered[k].status not in (*OK_STATUSES, INCOMPLETE)]
     if failed:
         raise PrefetchUnavailable(failed, [ordered[k].problem or "" for k in failed if ordered[k].problem])
-    return GatherResult(ordered)
+    return GatherResult(ordered, deadline_reached)
