@@ -61,6 +61,9 @@ class IssuedCard:
 class Result:
     response: dict[str, Any]
     issued: tuple[IssuedCard, ...]
+    #: Resources parsed into models, and those left unparsed because no rule could use them.
+    parsed: int = 0
+    skipped: int = 0
 
 
 def _run_rule(rule: RuleCard, record: PatientRecord, strict: bool) -> tuple[list[Finding], str | None]:
@@ -203,4 +206,4 @@ def evaluate_request(
         extension[TRACE_KEY] = trace
     if extension:
         response["extension"] = extension
-    return Result(response, tuple(issued))
+    return Result(response, tuple(issued), built.parsed, built.skipped)

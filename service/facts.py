@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from . import fhir
+from . import fhir, selection
 from .concepts import ANSWER_CONCEPTS, EPISODE_CONCEPTS, HISTORY_OF, Concept
 from .record import (
     Assertion,
@@ -53,6 +53,8 @@ class ConceptLookup(Protocol):
 
     def concepts_in(self, codings: Iterable[Mapping[str, Any]]) -> frozenset[str]: ...
 
+    def concepts_of(self, system: str | None, code: str | None) -> frozenset[str]: ...
+
 
 @dataclass
 class _Draft:
@@ -82,6 +84,9 @@ class BuildResult:
     problems: tuple[str, ...]
     #: ``Medication/id`` references no resource in the request answered (fetch them, then rebuild).
     unresolved_medications: tuple[str, ...] = ()
+    #: Resources parsed, and resources left unparsed because no rule could use them (service.selection).
+    parsed: int = 0
+    skipped: int = 0
 
 
 def _ref(model: Any) -> str:
@@ -296,12 +301,17 @@ def _medication_request(model: Any, out: _Draft, now: datetime, unresolved: list
                                           _reasons(model, out)))
 
 
+def _draft_entries(context: Mapping[str, Any]) -> list[Any]:
+    """The raw resources of ``context.draftOrders`` (``None`` for an entry without one)."""
+    bundle = context.get("draftOrders") or {}
+    return [entry.get("resource") if isinstance(entry, dict) else None for entry in (bundle.get("entry") or ())]
+
+
 def _draft_orders(
     context: Mapping[str, Any], hook: str, out: _Draft, now: datetime, unresolved: list[str]
 ) -> list[DraftOrder]:
-    bundle = context.get("draftOrders") or {}
     selections = set(context.get("selections") or ())
-    raws = [entry.get("resource") if isinstance(entry, dict) else None for entry in (bundle.get("entry") or ())]
+    raws = _draft_entries(context)
     # Resources beside the orders (a Medication, a Condition the order's reason points to).
     for raw in raws:
         if isinstance(raw, dict) and raw.get("resourceType") in ("Medication", "Condition", "Observation"):
@@ -371,14 +381,23 @@ def build_record(
     unavailable: Iterable[str] = (),
     incomplete: Iterable[str] = (),
     validity: Mapping[str, int] | None = None,
+    *,
+    everything: bool = False,
 ) -> BuildResult:
     """Turn raw FHIR resources and the hook context into one PatientRecord.
 
     ``validity`` is the concept → days table of ``cards/_meta/validity.json`` (loaded once
-    with the knowledge base); without it no finding ever expires.
+    with the knowledge base); without it no finding ever expires. Only the resources a rule
+    could use are parsed (:mod:`service.selection`); ``everything`` parses them all, the
+    reference the selection is tested against.
     """
     patient_id = context.get("patientId")
-    models, problems = fhir.parse_all(resources)
+    raws = list(resources)
+    if everything:
+        chosen = selection.Selection(tuple(raws), 0)
+    else:
+        chosen = selection.select(raws, _draft_entries(context), terms)
+    models, problems = fhir.parse_all(chosen.kept)
     out = _Draft(terms)
     out.problems += problems
     patients = []
@@ -420,4 +439,4 @@ def build_record(
         incomplete=frozenset(incomplete),
         validity=dict(validity or {}),
     )
-    return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing)
+    return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing, len(chosen.kept), chosen.skipped)
