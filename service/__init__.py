@@ -17,6 +17,7 @@ from . import app_errors, cors, fhir, hooks, logs, pages, profiles, security_hea
 from .auth import EXTENSION_KEY as AUTH_KEY
 from .auth import build_authenticator
 from .config import DEFAULTS
+from .intake import BodyAllowance
 from .knowledge import load_knowledge
 from .runtime import EXTENSION_KEY, Runtime
 from .storage import open_storage
@@ -51,7 +52,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     profiles.check_knowledge(knowledge.rules)
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
-    app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage)
+    app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage,
+                                            BodyAllowance(int(app.config["REQUEST_BYTES_IN_FLIGHT"])))
     app.extensions[AUTH_KEY] = build_authenticator(app.config, data_dir, storage)
 
     logs.init_app(app)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import tempfile
@@ -49,6 +50,8 @@ def main(ctx: click.Context, host: str, port: int) -> None:
                 "/cds-services/lbp-order-select)\" ...",
                 err=True,
             )
+    gc.collect()
+    gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
     app.run(host=host, port=port, request_handler=_QuietServerHandler)
 
 

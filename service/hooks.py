@@ -7,8 +7,10 @@ OperationOutcome by the handlers in :mod:`service.app_errors`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -56,7 +58,7 @@ def read_json() -> Any:
     except ValueError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
     try:
-        check_json(body)
+        check_json(body, raw=raw)
     except JsonProblem as exc:
         raise BadRequest(f"The body is not acceptable: {exc}.") from exc
     return body
@@ -119,7 +121,21 @@ def discovery() -> Any:
     return jsonify({"services": services})
 
 
+def holding_body(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``view`` holding its body's bytes from the process allowance (:mod:`service.intake`)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        cap = int(current_app.config["MAX_REQUEST_BYTES"])
+        size = request.content_length
+        with runtime().intake.hold(cap if size is None else min(size, cap)):
+            return view(*args, **kwargs)
+
+    return wrapped
+
+
 @bp.post("/<service_id>")
+@holding_body
 def call(service_id: str) -> Any:
     """``POST /cds-services/{id}``: validate, evaluate, remember which cards were issued."""
     service = _service(service_id)
@@ -134,7 +150,8 @@ def call(service_id: str) -> Any:
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
     response = profiles.shape(result.response, profile, service.hook, body["context"])
     note(fired=[c.rule_id for c in result.issued],
-         data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())))
+         data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())),
+         resources_parsed=result.parsed, resources_skipped=result.skipped)
     offered = profiles.offered(response, profile)
     by_card = {c["uuid"]: [s["uuid"] for s in c.get("suggestions", ())] for c in response["cards"]}
     try:
@@ -150,6 +167,7 @@ def call(service_id: str) -> Any:
 
 
 @bp.post("/<service_id>/feedback")
+@holding_body
 def feedback(service_id: str) -> Any:
     """``POST /cds-services/{id}/feedback``: stored durably before we say 200.
 

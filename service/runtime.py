@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
+from .intake import BodyAllowance
 from .knowledge import KnowledgeBase
 from .storage import Storage
 from .terminology import Terminology
@@ -20,6 +21,8 @@ class Runtime:
     terminology: Terminology
     validators: Validators
     storage: Storage
+    #: Request-body bytes this process holds at once (LBP_CDS_REQUEST_BYTES_IN_FLIGHT).
+    intake: BodyAllowance = field(default_factory=lambda: BodyAllowance(16_000_000))
 
 
 def runtime() -> Runtime:

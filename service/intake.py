@@ -1,0 +1,50 @@
+"""How many request-body bytes one process holds at a time, so a large cap keeps memory bounded.
+
+A real chronic patient's record is several MB of JSON (``LBP_CDS_MAX_REQUEST_BYTES``, 8 MB by
+default), and decoded JSON takes about five times its size in Python objects. With 16 threads
+per worker, sixteen such requests at once would hold most of a gigabyte, so every hook and
+feedback call first reserves its ``Content-Length`` from a per-process allowance
+(``LBP_CDS_REQUEST_BYTES_IN_FLIGHT``). Ordinary requests (tens of KB) never wait; a large one
+waits for another to finish, and after :data:`WAIT_SECONDS` is answered 503, send it again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .errors import ServiceUnavailable
+
+#: How long a request waits for room before it is turned away.
+WAIT_SECONDS = 2.0
+
+
+class BodyAllowance:
+    """A byte semaphore: ``hold(n)`` reserves ``n`` bytes (at most the capacity) for a block."""
+
+    def __init__(self, capacity: int, wait: float = WAIT_SECONDS) -> None:
+        self.capacity = max(1, int(capacity))
+        self.wait = wait
+        self.used = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(max(0, size), self.capacity)
+        deadline = time.monotonic() + self.wait
+        with self._room:
+            while self.used + size > self.capacity:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ServiceUnavailable("The service is busy with other large requests; send this one again in "
+                                             "a moment.")
+                self._room.wait(left)
+            self.used += size
+        try:
+            yield
+        finally:
+            with self._room:
+                self.used -= size
+                self._room.notify_all()
