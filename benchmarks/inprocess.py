@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -73,7 +72,7 @@ def engine_timings(sizes: tuple[int, ...], budget_s: float) -> list[Timing]:
         for size in sizes:
             body = synthetic.request(hook, size)
 
-            def call(body: dict[str, Any] = body) -> Any:
+            def call(body: dict[str, Any] = body, service: Any = service) -> Any:
                 return evaluate_request(body, service, kb, terms, Options(), now=now)
 
             out.append(_timing(hook, size, "engine", measure(call, budget_s)))
@@ -83,8 +82,12 @@ def engine_timings(sizes: tuple[int, ...], budget_s: float) -> list[Timing]:
 def app_timings(sizes: tuple[int, ...], budget_s: float) -> list[Timing]:
     with tempfile.TemporaryDirectory() as data_dir:
         app = create_app({"AUTH": "off", "DATA_DIR": data_dir, "MAX_REQUEST_BYTES": 16_000_000})
-        logging.getLogger().setLevel(logging.WARNING)  # the per-call JSON line would flood the table
-        gc.collect()
+        if "gc.freeze()" in (ROOT / "service" / "wsgi.py").read_text(encoding="utf-8"):
+            gc.collect()
+            gc.freeze()  # as the production entry point (service/wsgi.py) does after start-up
+        calls = logging.getLogger("service.calls")
+        calls.propagate = False  # the per-call JSON line is still formatted, not printed over the table
+        calls.addHandler(logging.NullHandler())
         client = app.test_client()
         out = []
         for hook in synthetic.HOOKS:
@@ -101,5 +104,18 @@ def app_timings(sizes: tuple[int, ...], budget_s: float) -> list[Timing]:
         return out
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
+
+
+
+def parsed_counts(sizes: tuple[int, ...]) -> dict[tuple[str, int], int]:
+    """How many resources each synthetic request has parsed into models (the rest were not usable)."""
+    kb = load_knowledge(ROOT / "cards")
+    terms = Terminology.load(ROOT / "fhir_profiles")
+    now = datetime.fromisoformat("2026-11-22T10:15:00+01:00")
+    counts = {}
+    for hook in synthetic.HOOKS:
+        for size in sizes:
+            result = evaluate_request(synthetic.request(hook, size), SERVICES[synthetic.SERVICE_IDS[hook]], kb, terms,
+                                      Options(), now=now)
+            counts[(hook, size)] = getattr(result, "parsed", size)  # before the selection: every resource
+    return counts

@@ -1,0 +1,1 @@
+"""Reproducible performance benchmarks (issue 13): ``python -m benchmarks``; results in docs/performance.md."""
