@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     http_seconds = 1.0 if args.smoke else args.http_seconds
     levels = (1,) if args.smoke else (1, 8, 32)
     http_size = 10 if args.smoke else 100
-    print(f"lbp-cds benchmark, {datetime.now().isoformat(timespec='seconds')}; {machine()}")
+    print(f"lbp-cds benchmark, {datetime.now().isoformat(timespec='seconds')}; {machine()}; {_load()}")
     print(f"command: {sys.executable.rsplit('/', 1)[-1]} -m benchmarks {' '.join(argv or sys.argv[1:])}".rstrip())
 
     started = time.perf_counter()
@@ -110,8 +110,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.smoke:
         _targets(engine, results, facts, startup)
-    print(f"\n({time.perf_counter() - started:.0f} s)")
+    print(f"\n({time.perf_counter() - started:.0f} s; {_load()})")
+    broken = [r for r in results if r.errors or not r.rate] if args.smoke else []
+    if broken:
+        print(f"FAILED: HTTP errors or no answers: {broken}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _load() -> str:
+    """The machine's load average: other processes on the same cores make every figure slower."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def _targets(engine: list[inprocess.Timing], results: list[http.HttpResult], facts: dict[str, float],

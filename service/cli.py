@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 import tempfile
@@ -39,6 +38,7 @@ def main(ctx: click.Context, host: str, port: int) -> None:
         return
     from . import create_app
     from .auth import authenticator
+    from .settle import settle
 
     app = create_app()
     click.echo(f"lbp-cds: discovery at http://{host}:{port}/cds-services (development server)", err=True)
@@ -50,8 +50,7 @@ def main(ctx: click.Context, host: str, port: int) -> None:
                 "/cds-services/lbp-order-select)\" ...",
                 err=True,
             )
-    gc.collect()
-    gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
+    settle()
     app.run(host=host, port=port, request_handler=_QuietServerHandler)
 
 

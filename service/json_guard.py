@@ -18,9 +18,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-#: What could decode to a surrogate: a ``\\u`` escape of D800-DFFF (a paired one, an emoji, matches too: the
-#: full walk decides), UTF-8 bytes of a surrogate (ED A0-BF ..), a NUL byte (a UTF-16 or UTF-32 body).
-_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
+#: A ``\\u`` escape of D800-DFFF (a paired one, an emoji, matches too: the full walk decides).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _maybe_surrogate(raw: bytes) -> bool:
+    """Whether ``raw`` could decode to a surrogate: an escape of one, the UTF-8 lead byte of one (ED, kept
+    simple: also Korean text, then the full walk decides), or a NUL byte (a UTF-16 or UTF-32 body)."""
+    return b"\xed" in raw or b"\x00" in raw or _SURROGATE_ESCAPE.search(raw) is not None
 
 #: Deepest nesting accepted. A hook request with a Bundle of resources with extensions is
 #: about 15 deep; 64 leaves room for contained resources and nested extensions.
@@ -48,7 +53,7 @@ def check_json(value: Any, max_depth: int = MAX_DEPTH, raw: bytes | None = None)
 
     ``raw``: the bytes ``value`` was decoded from (UTF-8), which allows the fast path.
     """
-    if raw is not None and not _MAYBE_SURROGATE.search(raw) and _depth_within(value, max_depth):
+    if raw is not None and not _maybe_surrogate(raw) and _depth_within(value, max_depth):
         return
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
@@ -80,12 +85,11 @@ def _depth_within(value: Any, max_depth: int) -> bool:
         depth += 1
         following: list[Any] = []
         for item in level:
-            following += [c for c in (item.values() if type(item) is dict else item) if type(c) in _CONTAINERS]
+            for child in item.values() if item.__class__ is dict else item:
+                if child.__class__ is dict or child.__class__ is list:
+                    following.append(child)
         level = following
     return True
-
-
-_CONTAINERS = (dict, list)
 
 
 def _printable(key: str) -> str:

@@ -60,15 +60,6 @@ def _items(value: Any) -> Sequence[Any]:
     return value if isinstance(value, list) else (value,)
 
 
-def codings(value: Any) -> list[Mapping[str, Any]]:
-    """The Coding objects of a raw CodeableConcept (or list of them), however sloppily wrapped."""
-    out: list[Mapping[str, Any]] = []
-    for concept in _items(value):
-        if isinstance(concept, dict):
-            out += [c for c in _items(concept.get("coding")) if isinstance(c, dict)]
-    return out
-
-
 def _references(resource: Mapping[str, Any], field: str) -> list[str]:
     return [r["reference"] for r in _items(resource.get(field))
             if isinstance(r, dict) and isinstance(r.get("reference"), str)]
@@ -94,21 +85,31 @@ def referenced(raws: Iterable[Any]) -> tuple[set[str], set[str]]:
 
 
 def usable(resource: Mapping[str, Any], terms: ConceptLookup) -> bool:
-    """Whether a rule could read this resource, by its codes alone (references are :func:`select`'s part)."""
+    """Whether a rule could read this resource, by its codes alone (references are :func:`select`'s part).
+
+    Called for every resource of a record (thousands), so it is one tight loop: each Coding of a
+    CodeableConcept or a list of them, a single object read as a list of one (as the parser wraps it).
+    """
     rtype = resource.get("resourceType")
     if rtype == "Patient":
         return True
     fields = CODED_FIELDS.get(rtype) if isinstance(rtype, str) else None
     if fields is None:
         return False
+    lookup = terms.concepts_of
     for name in fields:
         value = resource.get(name)
         if value is None:
             continue
-        for coding in codings(value):
-            found = terms.concepts_of(coding.get("system"), coding.get("code"))
-            if found and (rtype != "Observation" or not found <= ANSWER_CONCEPTS):
-                return True
+        for concept in value if value.__class__ is list else (value,):
+            if concept.__class__ is not dict:
+                continue
+            coding = concept.get("coding")
+            for item in coding if coding.__class__ is list else (coding,):
+                if item.__class__ is dict:
+                    found = lookup(item.get("system"), item.get("code"))
+                    if found and (rtype != "Observation" or not found <= ANSWER_CONCEPTS):
+                        return True
     return rtype == "MedicationRequest" and bool(resource.get("medicationReference"))
 
 

@@ -1,15 +1,11 @@
 """WSGI entry point for gunicorn and other servers: ``service.wsgi:app``.
 
-After the app is built (knowledge, value sets, FHIR models, schemas: objects that live as long
-as the process), ``gc.freeze()`` moves them out of the collector's sight: a full collection
-then never walks them again, and with gunicorn's ``preload_app`` the forked workers do not
-touch (and so copy) those pages when the collector runs.
+Built once in gunicorn's master (``preload_app``); :func:`service.settle.settle` then keeps the
+collector off what start-up built before the workers fork.
 """
 
-import gc
-
 from service import create_app
+from service.settle import settle
 
 app = create_app()
-gc.collect()
-gc.freeze()
+settle()
