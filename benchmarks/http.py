@@ -45,6 +45,7 @@ class HttpResult:
     app: str
     concurrency: int
     rate: float
+    p50_ms: float
     p99_ms: float
     errors: int
     tool: str
@@ -117,7 +118,7 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def _wrk(port: int, path: str, body_file: str, concurrency: int, seconds: float) -> tuple[float, float, int]:
+def _wrk(port: int, path: str, body_file: str, concurrency: int, seconds: float) -> tuple[float, float, float, int]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_WRK_SCRIPT)
     try:
@@ -132,17 +133,20 @@ def _wrk(port: int, path: str, body_file: str, concurrency: int, seconds: float)
         os.unlink(script.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", result.stdout)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)\b", result.stdout)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     p99_ms = float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")
+    p50_ms = float(p50.group(1)) * scale[p50.group(2)] if p50 else float("nan")
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", result.stdout)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", result.stdout)
     count = int(bad.group(1)) if bad else 0
     count += sum(int(g) for g in errors.groups()) if errors else 0
-    return rate, p99_ms, count
+    return rate, p50_ms, p99_ms, count
 
 
-def drive(port: int, path: str, body: bytes, concurrency: int, seconds: float) -> tuple[float, float, int, str]:
-    """``(requests/s, p99 ms, errors, tool)`` for one load level."""
+def drive(port: int, path: str, body: bytes, concurrency: int,
+          seconds: float) -> tuple[float, float, float, int, str]:
+    """``(requests/s, p50 ms, p99 ms, errors, tool)`` for one load level."""
     if shutil.which("wrk"):
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             handle.write(body)
@@ -152,8 +156,9 @@ def drive(port: int, path: str, body: bytes, concurrency: int, seconds: float) -
             os.unlink(handle.name)
     result = load.run("127.0.0.1", port, path, body, concurrency, seconds)
     ordered = sorted(result.latencies)
+    p50 = ordered[len(ordered) // 2] * 1000 if ordered else float("nan")
     p99 = ordered[min(len(ordered) - 1, int(0.99 * (len(ordered) - 1)))] * 1000 if ordered else float("nan")
-    return result.rate, p99, result.errors, "python"
+    return result.rate, p50, p99, result.errors, "python"
 
 
 def startup_seconds(runs: int = 3) -> float:
@@ -180,8 +185,8 @@ def benchmark(body: bytes, path: str, levels: tuple[int, ...], seconds: float,
                 facts[f"{name}_ready_s"] = server.ready_s
                 drive(server.port, path, body, 2, min(1.0, seconds))  # warm every worker and thread
                 for level in levels:
-                    rate, p99, errors, tool = drive(server.port, path, body, level, seconds)
-                    results.append(HttpResult(name, level, rate, p99, errors, tool))
+                    rate, p50, p99, errors, tool = drive(server.port, path, body, level, seconds)
+                    results.append(HttpResult(name, level, rate, p50, p99, errors, tool))
                 rss = worker_rss_mb(server.pid)
                 facts[f"{name}_rss_mb"] = max(rss) if rss else float("nan")
     return results, facts
