@@ -19,6 +19,7 @@ from . import profiles, vendor_feedback
 from .auth import authenticate
 from .engine import PROBLEMS_KEY, Options, evaluate_request
 from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnsupportedMediaType
+from .intake import SMALL_BYTES
 from .json_guard import MAX_DEPTH, JsonProblem, check_json
 from .logs import note
 from .prefetch import FetchSettings
@@ -122,13 +123,18 @@ def discovery() -> Any:
 
 
 def holding_body(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``view`` holding its body's bytes from the process allowance (:mod:`service.intake`)."""
+    """Run ``view`` holding a large body's bytes from the process allowance (:mod:`service.intake`).
+
+    The body is read first (413 over the cap, as :func:`read_json` would), so a slow upload never
+    holds the allowance; a body that is not JSON is left for :func:`read_json` to refuse (415).
+    """
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        cap = int(current_app.config["MAX_REQUEST_BYTES"])
-        size = request.content_length
-        with runtime().intake.hold(cap if size is None else min(size, cap)):
+        size = len(request.get_data(cache=True)) if request.is_json else 0
+        if size <= SMALL_BYTES:
+            return view(*args, **kwargs)
+        with runtime().intake.hold(size):
             return view(*args, **kwargs)
 
     return wrapped

@@ -1,11 +1,16 @@
-"""How many request-body bytes one process holds at a time, so a large cap keeps memory bounded.
+"""How many request-body bytes one process decodes and works on at a time, so a large cap keeps memory bounded.
 
 A real chronic patient's record is several MB of JSON (``LBP_CDS_MAX_REQUEST_BYTES``, 8 MB by
 default), and decoded JSON takes about five times its size in Python objects. With 16 threads
-per worker, sixteen such requests at once would hold most of a gigabyte, so every hook and
-feedback call first reserves its ``Content-Length`` from a per-process allowance
-(``LBP_CDS_REQUEST_BYTES_IN_FLIGHT``). Ordinary requests (tens of KB) never wait; a large one
-waits for another to finish, and after :data:`WAIT_SECONDS` is answered 503, send it again.
+per worker, sixteen such requests at once would hold most of a gigabyte, so a hook or feedback
+call with a large body reserves its size from a per-process allowance
+(``LBP_CDS_REQUEST_BYTES_IN_FLIGHT``) before decoding it, until its answer is built. A large one
+waits for another to finish, and after :data:`WAIT_SECONDS` is answered 503 (send it again).
+
+The body is read before the allowance is asked for, so a client trickling a large body holds
+only its own thread, never the allowance; and bodies up to :data:`SMALL_BYTES` (the cap before
+large records were accepted) never wait at all, so no one's ordinary call can be made to wait
+by someone else's large ones.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from .errors import ServiceUnavailable
 
 #: How long a request waits for room before it is turned away.
 WAIT_SECONDS = 2.0
+#: Bodies this small (a 100-resource record is about 60 KB) do not take from the allowance.
+SMALL_BYTES = 1_000_000
 
 
 class BodyAllowance:

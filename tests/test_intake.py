@@ -53,6 +53,21 @@ def test_a_body_larger_than_the_allowance_still_fits_alone() -> None:
         assert allowance.used == 10
 
 
+def test_a_large_body_is_answered_503_when_the_allowance_stays_taken(tmp_path) -> None:
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off", "PROPAGATE_EXCEPTIONS": False})
+    allowance = app.extensions["lbp_cds"].intake
+    allowance.wait = 0.05
+    large = json.dumps(synthetic.request("order-select", 5000)).encode()
+    small = json.dumps(synthetic.request("order-select", 100)).encode()
+    client = app.test_client()
+    with allowance.hold(allowance.capacity):  # other large calls are being worked on
+        refused = client.post("/cds-services/lbp-order-select", data=large, content_type="application/json")
+        ordinary = client.post("/cds-services/lbp-order-select", data=small, content_type="application/json")
+    assert refused.status_code == 503
+    assert "send this one again" in refused.get_json()["issue"][0]["diagnostics"]
+    assert ordinary.status_code == 200  # a small body never waits for large ones
+
+
 def test_a_five_thousand_resource_record_is_accepted_by_default(tmp_path) -> None:
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"})
     data = json.dumps(synthetic.request("order-select", 5000)).encode()
