@@ -7,10 +7,8 @@ OperationOutcome by the handlers in :mod:`service.app_errors`.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -48,6 +46,7 @@ def read_json() -> Any:
             f"Send the body as JSON with 'Content-Type: application/json' (got '{request.mimetype or 'none'}')."
         )
     raw = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
+    _hold_large_body(len(raw))  # read first: a slow upload holds only its own thread
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
@@ -122,26 +121,23 @@ def discovery() -> Any:
     return jsonify({"services": services})
 
 
-def holding_body(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``view`` holding a large body's bytes from the process allowance (:mod:`service.intake`).
+def _hold_large_body(size: int) -> None:
+    """A body over 1 MB, once read, holds its size from the process allowance until the request ends.
 
-    The body is read first (413 over the cap, as :func:`read_json` would), so a slow upload never
-    holds the allowance; a body that is not JSON is left for :func:`read_json` to refuse (415).
+    (:mod:`service.intake`: the decoded JSON of a few large bodies at a time, 503 when no room frees.)
     """
+    if size > SMALL_BYTES and "intake_bytes" not in g:
+        g.intake_bytes = runtime().intake.take(size)
 
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        size = len(request.get_data(cache=True)) if request.is_json else 0
-        if size <= SMALL_BYTES:
-            return view(*args, **kwargs)
-        with runtime().intake.hold(size):
-            return view(*args, **kwargs)
 
-    return wrapped
+@bp.teardown_request
+def _release_body(exc: BaseException | None) -> None:
+    taken = g.pop("intake_bytes", None)
+    if taken is not None:
+        runtime().intake.give_back(taken)
 
 
 @bp.post("/<service_id>")
-@holding_body
 def call(service_id: str) -> Any:
     """``POST /cds-services/{id}``: validate, evaluate, remember which cards were issued."""
     service = _service(service_id)
@@ -173,7 +169,6 @@ def call(service_id: str) -> Any:
 
 
 @bp.post("/<service_id>/feedback")
-@holding_body
 def feedback(service_id: str) -> Any:
     """``POST /cds-services/{id}/feedback``: stored durably before we say 200.
 

@@ -37,8 +37,8 @@ class BodyAllowance:
         self.used = 0
         self._room = threading.Condition()
 
-    @contextmanager
-    def hold(self, size: int) -> Iterator[None]:
+    def take(self, size: int) -> int:
+        """Reserve ``size`` bytes (at most the capacity), waiting up to ``wait``; the bytes reserved."""
         size = min(max(0, size), self.capacity)
         deadline = time.monotonic() + self.wait
         with self._room:
@@ -49,9 +49,17 @@ class BodyAllowance:
                                              "a moment.")
                 self._room.wait(left)
             self.used += size
+        return size
+
+    def give_back(self, size: int) -> None:
+        with self._room:
+            self.used -= size
+            self._room.notify_all()
+
+    @contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        taken = self.take(size)
         try:
             yield
         finally:
-            with self._room:
-                self.used -= size
-                self._room.notify_all()
+            self.give_back(taken)
