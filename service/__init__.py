@@ -31,6 +31,7 @@ from . import (
 from .auth import EXTENSION_KEY as AUTH_KEY
 from .auth import build_authenticator
 from .config import DEFAULTS, flag
+from .intake import BodyAllowance
 from .knowledge import load_knowledge
 from .memory import MemorySettings, memory_secret
 from .runtime import EXTENSION_KEY, Runtime
@@ -71,7 +72,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if str(app.config["CARD_MEMORY"]).lower() not in ("off", "false", "0"):
         memory = MemorySettings(memory_secret(str(app.config["MEMORY_KEY"] or ""), data_dir),
                                 float(app.config["CONSULTATION_HOURS"]), float(app.config["REMINDER_INTERVAL_DAYS"]))
-    app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage, memory)
+    app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage, memory,
+                                            BodyAllowance(int(app.config["REQUEST_BYTES_IN_FLIGHT"])))
     app.extensions[AUTH_KEY] = auth = build_authenticator(app.config, data_dir, storage)
 
     logs.init_app(app)

@@ -48,6 +48,7 @@ def main(ctx: click.Context, host: str, port: int) -> None:
         return
     from . import create_app
     from .auth import authenticator
+    from .settle import settle
 
     app = create_app()
     click.echo(f"lbp-cds: discovery at http://{host}:{port}/cds-services (development server)", err=True)
@@ -59,6 +60,7 @@ def main(ctx: click.Context, host: str, port: int) -> None:
                 "/cds-services/lbp-order-select)\" ...",
                 err=True,
             )
+    settle()
     app.run(host=host, port=port, request_handler=_QuietServerHandler)
 
 

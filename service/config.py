@@ -20,8 +20,11 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": "",
     # Card language when the caller's Accept-Language does not prefer another supported one: da | en.
     "LANGUAGE": "da",
-    # Requests larger than this many bytes get 413.
-    "MAX_REQUEST_BYTES": 1_000_000,
+    # Requests larger than this many bytes get 413 (a 5,000-resource record is about 2-3 MB).
+    "MAX_REQUEST_BYTES": 8_000_000,
+    # Bytes of large bodies (over 1 MB) one process decodes and works on at once (decoded JSON is ~5x its
+    # size); beyond it a large request waits, then gets 503. Memory stays bounded with a large cap.
+    "REQUEST_BYTES_IN_FLIGHT": 16_000_000,
     # Browser origins allowed by CORS: a comma-separated list; empty = no browser origin (curl and EHR
     # servers are unaffected); "*" = any origin, never with credentials (demos only).
     "CORS_ORIGINS": "",

@@ -74,6 +74,9 @@ class Result:
     fetch_statuses: Mapping[str, str] = field(default_factory=dict)
     #: The FHIR fallback was stopped by the call's deadline (service.metrics counts it).
     deadline_reached: bool = False
+    #: Resources parsed into models, and those left unparsed because no rule could use them.
+    parsed: int = 0
+    skipped: int = 0
 
 
 def _run_rule(rule: RuleCard, record: PatientRecord, strict: bool) -> tuple[list[Finding], str | None]:
@@ -268,4 +271,5 @@ def evaluate_request(
         extension[TRACE_KEY] = trace
     if extension:
         response["extension"] = extension
-    return Result(response, tuple(issued), {k: r.status for k, r in data.keys.items()}, data.deadline_reached)
+    return Result(response, tuple(issued), {k: r.status for k, r in data.keys.items()}, data.deadline_reached,
+                  built.parsed, built.skipped)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from . import fhir
+from . import fhir, selection
 from .concepts import ANSWER_CONCEPTS, EPISODE_CONCEPTS, HISTORY_OF, Concept
 from .record import (
     Assertion,
@@ -63,6 +63,8 @@ class ConceptLookup(Protocol):
 
     def concepts_in(self, codings: Iterable[Mapping[str, Any]]) -> frozenset[str]: ...
 
+    def concepts_of(self, system: str | None, code: str | None) -> frozenset[str]: ...
+
 
 @dataclass
 class _Draft:
@@ -97,6 +99,9 @@ class BuildResult:
     problems: tuple[str, ...]
     #: ``Medication/id`` references no resource in the request answered (fetch them, then rebuild).
     unresolved_medications: tuple[str, ...] = ()
+    #: Resources parsed, and resources left unparsed because no rule could use them (service.selection).
+    parsed: int = 0
+    skipped: int = 0
 
 
 def _ref(model: Any) -> str:
@@ -326,12 +331,17 @@ def _medication_request(model: Any, out: _Draft, now: datetime, unresolved: list
         out.medications.append(Medication(concepts, authored, _ref(model), display, reasons))
 
 
+def _draft_entries(context: Mapping[str, Any]) -> list[Any]:
+    """The raw resources of ``context.draftOrders`` (``None`` for an entry without one)."""
+    bundle = context.get("draftOrders") or {}
+    return [entry.get("resource") if isinstance(entry, dict) else None for entry in (bundle.get("entry") or ())]
+
+
 def _draft_orders(
     context: Mapping[str, Any], hook: str, out: _Draft, now: datetime, unresolved: list[str]
 ) -> list[DraftOrder]:
-    bundle = context.get("draftOrders") or {}
     selections = set(context.get("selections") or ())
-    raws = [entry.get("resource") if isinstance(entry, dict) else None for entry in (bundle.get("entry") or ())]
+    raws = _draft_entries(context)
     # Resources beside the orders (a Medication, a Condition the order's reason points to).
     for raw in raws:
         if isinstance(raw, dict) and raw.get("resourceType") in ("Medication", "Condition", "Observation"):
@@ -424,14 +434,23 @@ def build_record(
     incomplete: Iterable[str] = (),
     validity: Mapping[str, int] | None = None,
     episode_inactive_days: int | None = None,
+    *,
+    everything: bool = False,
 ) -> BuildResult:
     """Turn raw FHIR resources and the hook context into one PatientRecord.
 
     ``validity`` is the concept → days table of ``cards/_meta/validity.json`` (loaded once
-    with the knowledge base); without it no finding ever expires.
+    with the knowledge base); without it no finding ever expires. Only the resources a rule
+    could use are parsed (:mod:`service.selection`); ``everything`` parses them all, the
+    reference the selection is tested against.
     """
     patient_id = context.get("patientId")
-    models, problems = fhir.parse_all(resources)
+    raws = list(resources)
+    if everything:
+        chosen = selection.Selection(tuple(raws), 0)
+    else:
+        chosen = selection.select(raws, _draft_entries(context), terms)
+    models, problems = fhir.parse_all(chosen.kept)
     out = _Draft(terms)
     out.problems += problems
     patients = []
@@ -475,4 +494,4 @@ def build_record(
         activity=tuple(sorted(set(out.activity))),
         episode_inactive_days=episode_inactive_days,
     )
-    return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing)
+    return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing, len(chosen.kept), chosen.skipped)

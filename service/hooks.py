@@ -18,6 +18,7 @@ from .auth import authenticate
 from .config import flag
 from .engine import PROBLEMS_KEY, Options, evaluate_request
 from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnsupportedMediaType
+from .intake import SMALL_BYTES
 from .json_guard import MAX_DEPTH, JsonProblem, check_json
 from .logs import note
 from .prefetch import FetchSettings
@@ -46,6 +47,7 @@ def read_json() -> Any:
             f"Send the body as JSON with 'Content-Type: application/json' (got '{request.mimetype or 'none'}')."
         )
     raw = request.get_data(cache=True)  # raises 413 over MAX_CONTENT_LENGTH
+    _hold_large_body(len(raw))  # read first: a slow upload holds only its own thread
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
@@ -57,7 +59,7 @@ def read_json() -> Any:
     except ValueError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
     try:
-        check_json(body)
+        check_json(body, raw=raw)
     except JsonProblem as exc:
         raise BadRequest(f"The body is not acceptable: {exc}.") from exc
     return body
@@ -120,6 +122,22 @@ def discovery() -> Any:
     return jsonify({"services": services})
 
 
+def _hold_large_body(size: int) -> None:
+    """A body over 1 MB, once read, holds its size from the process allowance until the request ends.
+
+    (:mod:`service.intake`: the decoded JSON of a few large bodies at a time, 503 when no room frees.)
+    """
+    if size > SMALL_BYTES and "intake_bytes" not in g:
+        g.intake_bytes = runtime().intake.take(size)
+
+
+@bp.teardown_request
+def _release_body(exc: BaseException | None) -> None:
+    taken = g.pop("intake_bytes", None)
+    if taken is not None:
+        runtime().intake.give_back(taken)
+
+
 @bp.post("/<service_id>")
 def call(service_id: str) -> Any:
     """``POST /cds-services/{id}``: validate, evaluate, remember which cards were issued."""
@@ -140,7 +158,8 @@ def call(service_id: str) -> Any:
     g.evaluation = result  # counted by service.metrics
     response = profiles.shape(result.response, profile, service.hook, body["context"])
     note(fired=[c.rule_id for c in result.issued],
-         data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())))
+         data_problems=len(response.get("extension", {}).get(PROBLEMS_KEY, ())),
+         resources_parsed=result.parsed, resources_skipped=result.skipped)
     offered = profiles.offered(response, profile)
     by_card = {c["uuid"]: [s["uuid"] for s in c.get("suggestions", ())] for c in response["cards"]}
     try:

@@ -312,7 +312,7 @@ class FhirServerSource:
         except (ValueError, RecursionError) as exc:
             raise FetchError(f"HTTP {status}, not JSON") from exc
         try:
-            check_json(body)
+            check_json(body, raw=raw)
         except JsonProblem as exc:
             raise FetchError(f"the answer is not acceptable JSON: {exc}") from exc
         return status, body

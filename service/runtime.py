@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
+from .intake import BodyAllowance
 from .knowledge import KnowledgeBase
 from .memory import MemorySettings
 from .storage import Storage
@@ -23,6 +24,8 @@ class Runtime:
     storage: Storage
     #: ``None`` when the card memory is off (CARD_MEMORY = off).
     memory: MemorySettings | None = None
+    #: Request-body bytes this process holds at once (LBP_CDS_REQUEST_BYTES_IN_FLIGHT).
+    intake: BodyAllowance = field(default_factory=lambda: BodyAllowance(16_000_000))
 
 
 def runtime() -> Runtime:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,8 @@ _ALIASES = {
 }
 #: Systems whose hierarchy is a code prefix, so ``is-a`` can be answered by prefix.
 PREFIX_SYSTEMS = frozenset({ICD10, SKS_D, SKS_ROOT, ATC})
+#: Most distinct raw codings remembered by :meth:`Terminology.concepts_of`.
+MEMO_SIZE = 20_000
 #: SKS registers under the root OID, by the code's first letter (SKS codes start with their register).
 _SKS_REGISTERS = {"D": SKS_D}
 
@@ -82,6 +84,10 @@ class Terminology:
     exact: Mapping[tuple[str, str], frozenset[str]]
     prefixes: Mapping[tuple[str, str], frozenset[str]]
     concepts: frozenset[str]
+    #: Answers by the coding's raw ``(system, code)``: a record repeats a few lab and drug codes thousands
+    #: of times. Bounded (cleared when full); a lost entry is only recomputed.
+    _memo: dict[tuple[str | None, str | None], frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, profiles_dir: Path, extra_dir: Path | None = None) -> Terminology:
@@ -100,7 +106,21 @@ class Terminology:
 
     def concepts_of(self, system: str | None, code: str | None) -> frozenset[str]:
         """The concepts of one coding; empty when the coding is unknown or incomplete."""
-        system = normalise_system(system)
+        key = (system, code)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value where a string belongs: not a code
+            return frozenset()
+        found = self._lookup(system, code)
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
+
+    def _lookup(self, system: str | None, code: str | None) -> frozenset[str]:
+        system = normalise_system(system if isinstance(system, str) else None)
         code = normalise_code(system, code)
         if system is None or code is None:
             return frozenset()

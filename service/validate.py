@@ -2,6 +2,12 @@
 
 The schemas are loaded and compiled once (at app start-up); validation reports every
 problem with its JSON path, so a caller can fix the request in one round trip.
+
+Formats are checked by exactly the checkers the schemas use (``date-time`` by
+``rfc3339-validator``, ``uri`` by ``rfc3986-validator``, ``uuid`` built in), not by the
+``format-nongpl`` extra: that pulls in ``rfc3987-syntax``, which builds a grammar at import
+time (about 2 s of every start-up) for formats no schema names. A format with no checker
+would pass silently, so start-up refuses a schema naming one.
 """
 
 from __future__ import annotations
@@ -12,13 +18,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from .errors import BadRequest
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 HOOKS = ("patient-view", "order-select", "order-sign")
+#: Every ``format`` in service/schemas/*.json; each must have a checker installed (pyproject.toml).
+FORMATS = ("date-time", "uri", "uuid")
+
+
+def format_checker(formats: tuple[str, ...] = FORMATS) -> FormatChecker:
+    """A checker of just ``formats``; raises if a checker's library is missing (it would pass anything)."""
+    missing = sorted(set(formats) - set(FormatChecker.checkers))
+    if missing:
+        raise RuntimeError(f"no format checker installed for {', '.join(missing)} (see service/validate.py)")
+    return FormatChecker(formats)
+
+
+def formats_in(schema: Any) -> set[str]:
+    """The ``format`` values a schema uses, anywhere in it."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("format"), str):
+                found.add(item["format"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _path(error: ValidationError) -> str:
@@ -46,11 +77,14 @@ class Validators:
     def load(cls, schema_dir: Path = SCHEMA_DIR) -> Validators:
         request_doc = json.loads((schema_dir / "hook-request.schema.json").read_text(encoding="utf-8"))
         feedback_doc = json.loads((schema_dir / "feedback.schema.json").read_text(encoding="utf-8"))
-        checker = Draft202012Validator.FORMAT_CHECKER
+        unknown = (formats_in(request_doc) | formats_in(feedback_doc)) - set(FORMATS)
+        if unknown:
+            raise RuntimeError(f"schema format(s) {sorted(unknown)} have no checker; add them to validate.FORMATS")
+        checker = format_checker()
+        Draft202012Validator.check_schema(request_doc)  # once: each hook's schema only adds a $ref into it
         hooks = {}
         for hook in HOOKS:
             schema = {**request_doc, "$ref": f"#/$defs/{hook}"}
-            Draft202012Validator.check_schema(schema)
             hooks[hook] = Draft202012Validator(schema, format_checker=checker)
         Draft202012Validator.check_schema(feedback_doc)
         return cls(hooks, Draft202012Validator(feedback_doc, format_checker=checker))

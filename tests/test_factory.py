@@ -13,7 +13,7 @@ from service.knowledge import KnowledgeError
 def test_defaults_are_safe(tmp_path):
     app = create_app({"DATA_DIR": str(tmp_path)})
     assert app.config["LANGUAGE"] == "da"
-    assert app.config["MAX_CONTENT_LENGTH"] == 1_000_000
+    assert app.config["MAX_CONTENT_LENGTH"] == 8_000_000
     assert app.config["CORS_ALLOW_CREDENTIALS"] is False
     assert app.config["CORS_ORIGINS"] == ""  # no browser origin unless listed
     assert app.config["AUTH"] == "on"

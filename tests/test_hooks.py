@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from service import create_app
+from service.validate import format_checker
 from tests.hookreq import (
     SNOMED,
     bundle,
@@ -22,7 +23,7 @@ from tests.hookreq import (
 RESPONSE_SCHEMA = json.loads(
     (Path(__file__).resolve().parent.parent / "service/schemas/response.schema.json").read_text()
 )
-RESPONSE = Draft202012Validator(RESPONSE_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+RESPONSE = Draft202012Validator(RESPONSE_SCHEMA, format_checker=format_checker())
 
 
 def assert_no_empty(value: Any, path: str = "$") -> None:
