@@ -407,7 +407,9 @@ def burden(visits: Sequence[Visit], shown: Sequence[Shown]) -> dict[str, Any]:
     judged = [(c, v) for c, v in not_indicated if _order_of(c, v) in v.imaging_truth]
     right = sum(1 for c, v in judged if not v.imaging_truth[_order_of(c, v) or ""])
     indicated = [(i, rid) for i, v in enumerate(visits) for rid, truth in v.imaging_truth.items() if truth]
-    discouraged = {(c.consultation, _order_of(c, visits[c.consultation])) for c in shown if c.rule in DISCOURAGING}
+    # An imaging card discourages when it warns; an info card saying "may be indicated if ..." does not.
+    discouraged = {(c.consultation, _order_of(c, visits[c.consultation])) for c in shown
+                   if c.rule in DISCOURAGING and c.indicator != "info"}
     return {
         "consultations": n,
         "cards": len(shown),

@@ -69,13 +69,15 @@ def test_renewal_of_a_prescription_for_another_illness_gets_no_back_pain_card():
 def test_dry_run_on_the_small_export():
     off = CliRunner().invoke(main, ["dry-run", str(EXPORT), "--memory", "off"])
     assert off.exit_code == 0, off.output
-    assert "8 back-pain contacts, 7 cards" in off.output
-    assert "| REF-EXERCISE-THERAPY | 3 | 37.5 |" in off.output
+    assert "8 back-pain contacts, 5 cards" in off.output
+    # Where the annual review is due it speaks for exercise too (DSAM L684): one card, not two.
+    assert "| FU-ANNUAL-REVIEW | 2 | 25.0 |" in off.output
+    assert "| REF-EXERCISE-THERAPY | 1 | 12.5 |" in off.output
     assert "| IMG-NOT-INDICATED | 2 | 25.0 |" in off.output
     on = CliRunner().invoke(main, ["dry-run", str(EXPORT), "--memory", "on"])
     assert on.exit_code == 0, on.output
-    assert "8 back-pain contacts, 4 cards" in on.output
-    assert "| Cards per 100 contacts | 50.0 |" in on.output
+    assert "8 back-pain contacts, 3 cards" in on.output
+    assert "| Cards per 100 contacts | 37.5 |" in on.output
     assert "| IMG-NOT-INDICATED | 1 | 12.5 |" in on.output
     # No medicine card for the knee-osteoarthritis NSAID; the old, never-closed episode is over.
     assert "MED-" not in on.output and "MED-" not in off.output

@@ -155,9 +155,14 @@ def _window_finding(record: PatientRecord, order: DraftOrder, params: Params, co
         variant = None
     else:
         variant = "improvement_not_documented" if improved.unsatisfactory is None else "improving"
-    suggestions = ("remove-order", "replace-with-exercise" if not treatment else "plan-follow-up")
+    suggestions: tuple[str, ...] = ("remove-order", "replace-with-exercise" if not treatment else "plan-follow-up")
+    indicator = None
+    if variant == "improvement_not_documented":
+        # Past the window's opening, the scan is indicated if improvement failed to come (DSAM L398-L399): the
+        # record does not say, so the card informs and asks; it does not discourage or offer a removal.
+        suggestions, indicator = (), "info"
     yield Finding(rule_early, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref, notes=notes,
-                  variant=variant, suggestions=suggestions)
+                  variant=variant, suggestions=suggestions, indicator=indicator)
 
 
 def _register_window(category: str, concept: str, early: str, indicated: str) -> None:
