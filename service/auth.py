@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 import uuid
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from flask import current_app, g, request
 from .clients import ASYMMETRIC_ALGORITHMS, Client, development_client, load_clients
 from .errors import ServiceUnavailable, Unauthorized
 from .jwks import JwksCache, JwksUnavailable
+from .keyfiles import private_file
 from .profiles import check_profile
 from .storage import StorageError
 
@@ -200,7 +200,7 @@ def build_authenticator(config: Mapping[str, Any], data_dir: Path, replay: Repla
     if config["CLIENTS"]:
         return Authenticator(load_clients(Path(str(config["CLIENTS"]))), replay, jwks, leeway)
     key_path = data_dir / DEV_KEY_FILE
-    key = _dev_key(key_path)
+    key = dev_key(key_path)
     client = Client(iss=DEV_ISS, profile=profile, keys={_dev_kid(key): _dev_jwk(key)}, algorithms=("ES384",))
     log.warning(
         "No LBP_CDS_CLIENTS file: only tokens signed with the local development key %s are accepted. "
@@ -213,21 +213,15 @@ def build_authenticator(config: Mapping[str, Any], data_dir: Path, replay: Repla
 # -- the local development key ----------------------------------------------------------------
 
 
-def _dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """The development signing key in ``path`` (P-384, mode 0600), created on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+def dev_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """A development signing key in ``path`` (P-384, mode 0600), created on first use."""
+
+    def make() -> bytes:
+        return ec.generate_private_key(ec.SECP384R1()).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first; use theirs
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+    key = serialization.load_pem_private_key(private_file(path, make), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path}: not an EC private key; delete it to make a new development key")
     return key
@@ -245,7 +239,7 @@ def _dev_kid(key: ec.EllipticCurvePrivateKey) -> str:
 
 def mint_dev_token(data_dir: Path, aud: str, lifetime: int = 300) -> str:
     """A fresh single-use token from the development client for ``aud`` (the exact URL to call)."""
-    key = _dev_key(data_dir / DEV_KEY_FILE)
+    key = dev_key(data_dir / DEV_KEY_FILE)
     now = int(time.time())
     claims = {"iss": DEV_ISS, "aud": aud, "iat": now, "exp": now + lifetime, "jti": str(uuid.uuid4())}
     return jwt.encode(claims, key, algorithm="ES384", headers={"kid": _dev_kid(key), "typ": "JWT"})

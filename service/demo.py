@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 
-from .auth import Authenticator, _dev_key
+from .auth import Authenticator, dev_key
 from .clients import Client
 from .demo_chart import chart
 from .registry import SERVICES
@@ -85,7 +85,7 @@ def demo_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
 
 def demo_key(data_dir: Path) -> ec.EllipticCurvePrivateKey:
     """The demo client's key in ``DATA_DIR`` (mode 0600), made on first use like the development key."""
-    return _dev_key(data_dir / DEMO_KEY_FILE)
+    return dev_key(data_dir / DEMO_KEY_FILE)
 
 
 def clients_entry(data_dir: Path) -> dict[str, Any]:

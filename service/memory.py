@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .engine import TRACE_KEY, IssuedCard, Result
+from .keyfiles import private_file
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +79,8 @@ def memory_secret(configured: str, data_dir: Path) -> bytes:
     if configured:
         return configured.encode()
     path = data_dir / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker made it first; use theirs
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-    for _ in range(50):  # another worker may be between creating and writing it
-        text = path.read_text().strip()
-        if len(text) >= 32:
-            return text.encode()
-        time.sleep(0.01)
-    raise ValueError(f"{path}: the card-memory key is empty or short; delete it to make a new one")
+    text = private_file(path, lambda: secrets.token_hex(32).encode(), ready=lambda b: len(b.strip()) >= 32)
+    return text.strip()
 
 
 def _key(secret: bytes, *parts: str) -> str:

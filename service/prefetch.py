@@ -195,22 +195,22 @@ def _entries(body: Any) -> tuple[list[Mapping[str, Any]], str | None]:
 _current = threading.local()  # .budget: the Budget of the fetch running on this thread
 
 
+def _watched(sock: Any) -> Any:
+    """Register a new socket with the budget of the fetch on this thread, so its deadline can shut it."""
+    budget = getattr(_current, "budget", None)
+    if budget is not None:
+        budget.watch(sock)
+    return sock
+
+
 class _WatchedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> Any:
-        sock = super()._new_conn()
-        budget = getattr(_current, "budget", None)
-        if budget is not None:
-            budget.watch(sock)
-        return sock
+        return _watched(super()._new_conn())
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> Any:
-        sock = super()._new_conn()
-        budget = getattr(_current, "budget", None)
-        if budget is not None:
-            budget.watch(sock)
-        return sock
+        return _watched(super()._new_conn())
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
