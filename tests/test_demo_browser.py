@@ -118,3 +118,24 @@ def test_english(served: tuple[str, Any], browser: Any) -> None:
     page.click("#open-chart")
     card = page.wait_for_selector(".card[data-rule=FU-ANNUAL-REVIEW]", timeout=20000)
     assert "annual review" in card.inner_text().lower()
+
+
+def test_a_card_not_repeated_in_the_consultation_is_said_not_lost(served: tuple[str, Any], browser: Any) -> None:
+    """Chart, then an order in the same consultation: the paresis card is shown once (card memory),
+    and the page says the second call hid it on purpose instead of reporting a broken promise."""
+    base, _ = served
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="da-DK")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/demo/")
+    page.wait_for_selector("body[data-ready=true]", timeout=20000)
+    page.select_option("#scenario", "013-paresis-grade-3-stable")
+    page.wait_for_selector("body[data-scenario='013-paresis-grade-3-stable']")
+    page.click("button.scenario-call[data-index='0']")  # patient-view
+    page.wait_for_selector(".card[data-rule=RF-PARESIS-NON-ACUTE][data-indicator=warning]", timeout=20000)
+    page.click("button.scenario-call[data-index='1']")  # order-select, same patient, same consultation
+    page.wait_for_selector("#expected .hidden-cards", timeout=20000)
+    assert "RF-PARESIS-NON-ACUTE" in page.inner_text("#expected .hidden-cards")
+    assert "✓" in page.inner_text("#expected")
+    assert page.locator(".card[data-rule=RF-PARESIS-NON-ACUTE]").count() == 0
+    assert not errors, errors

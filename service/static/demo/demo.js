@@ -19,6 +19,7 @@
       episode: "Episoden startede", week: "uge", today: "I dag", weeks: "uger",
       overrideWith: "Tilsidesæt med begrundelse:", overrideBtn: "Tilsidesæt", comment: "Kommentar (valgfri)",
       accepted: "Accepteret:", overridden: "Tilsidesat:", expectedTitle: "Scenariet lover:", got: "Tjenesten gav:",
+      hidden: "Ikke vist (samme problem på et andet kort, allerede vist i konsultationen, eller over loftet):",
       match: "stemmer", mismatch: "stemmer ikke", none: "ingen kort", source: "Kilde", scenarioCall: "Scenariets kald",
       callFailed: "Kaldet mislykkedes", noEpisode: "Ingen aktiv lænderygdiagnose på problemlisten.",
       reason: "begrundelse",
@@ -37,6 +38,7 @@
       episode: "Episode began", week: "week", today: "Today", weeks: "weeks",
       overrideWith: "Override with a reason:", overrideBtn: "Override", comment: "Comment (optional)",
       accepted: "Accepted:", overridden: "Overridden:", expectedTitle: "The scenario promises:", got: "The service gave:",
+      hidden: "Not shown (the same problem on another card, already shown in this consultation, or over the cap):",
       match: "match", mismatch: "do not match", none: "no card", source: "Source", scenarioCall: "Scenario call",
       callFailed: "The call failed", noEpisode: "No active back-pain diagnosis on the problem list.",
       reason: "reason",
@@ -158,8 +160,10 @@
       context.draftOrders = { resourceType: "Bundle", type: "collection", entry: state.drafts.map((r) => ({ resource: r })) };
     }
     if (hook === "order-select") context.selections = selections;
+    // The rule trace says which promised cards were hidden on purpose (card set, card memory, cap).
     const body = { hook, hookInstance: uuid(), context,
-      prefetch: fillPrefetch(service.prefetch, scenario.patient, scenario.record) };
+      prefetch: fillPrefetch(service.prefetch, scenario.patient, scenario.record),
+      extension: { "lbp-cds-explain": true } };
     const url = `${location.origin}/cds-services/${service.id}`;
     showError("");
     $("dev-request").textContent = `POST ${url}\n${JSON.stringify(body, null, 2)}`;
@@ -181,11 +185,21 @@
     const got = cards.map((c) => ({ rule: ruleOf(c), indicator: c.indicator }));
     const wanted = [...new Set(call.expect.map((e) => `${e.rule} (${e.indicator})`))].sort().join(", ") || t("none");
     const shown = [...new Set(got.map((e) => `${e.rule} (${e.indicator})`))].sort().join(", ") || t("none");
-    const ok = wanted === shown;
+    // A promised card the service hid on purpose (one card per problem, not repeated within the
+    // consultation, the patient-view cap) is kept, not lost: the trace names it and why.
+    const trace = ((call.answer.body && call.answer.body.extension) || {})["lbp-cds-trace"] || [];
+    const hidden = trace.filter((e) => e.fired && e.suppressed).map((e) => ({ rule: e.rule, why: e.suppressed }));
+    const hiddenRules = new Set(hidden.map((e) => e.rule));
+    const shownRules = new Set(got.map((e) => e.rule));
+    const promised = new Set(call.expect.map((e) => e.rule));
+    const ok = wanted === shown || ([...promised].every((r) => shownRules.has(r) || hiddenRules.has(r))
+      && [...shownRules].every((r) => promised.has(r)));
     box.hidden = false;
     box.className = `expected ${ok ? "ok" : "bad"}`;
-    box.replaceChildren(el("div", {}, `${t("expectedTitle")} ${fmt(call.expect.map((e) => e))}`),
-      el("div", {}, `${t("got")} ${fmt(got)} — ${ok ? "✓ " + t("match") : "✗ " + t("mismatch")}`));
+    const lines = [el("div", {}, `${t("expectedTitle")} ${fmt(call.expect.map((e) => e))}`),
+      el("div", {}, `${t("got")} ${fmt(got)} — ${ok ? "✓ " + t("match") : "✗ " + t("mismatch")}`)];
+    if (hidden.length) lines.push(el("div", { class: "hidden-cards" }, `${t("hidden")} ${hidden.map((e) => `${e.rule} (${e.why})`).join("; ")}`));
+    box.replaceChildren(...lines);
   }
 
   function renderCards() {
