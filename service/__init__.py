@@ -69,7 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     storage = open_storage(str(app.config["DATABASE_URL"] or ""), data_dir)
     fhir.warm_up()
     memory = None
-    if str(app.config["CARD_MEMORY"]).lower() not in ("off", "false", "0"):
+    if flag(app.config["CARD_MEMORY"], "CARD_MEMORY", empty_is_off=False):
         memory = MemorySettings(memory_secret(str(app.config["MEMORY_KEY"] or ""), data_dir),
                                 float(app.config["CONSULTATION_HOURS"]), float(app.config["REMINDER_INTERVAL_DAYS"]))
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage, memory,

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app, g, request
 
 from .clients import ASYMMETRIC_ALGORITHMS, Client, development_client, load_clients
+from .config import flag
 from .errors import ServiceUnavailable, Unauthorized
 from .jwks import JwksCache, JwksUnavailable
 from .keyfiles import private_file
@@ -177,21 +178,13 @@ def authenticate() -> None:
 # -- start-up ---------------------------------------------------------------------------------
 
 
-def _flag(value: Any, name: str) -> bool:
-    text = str(value).strip().lower()
-    if text in ("on", "true", "1", "yes"):
-        return True
-    if text in ("off", "false", "0", "no"):
-        return False
-    raise ValueError(f"LBP_CDS_{name} must be on or off, not {value!r}")
-
 
 def build_authenticator(config: Mapping[str, Any], data_dir: Path, replay: ReplayCache) -> Authenticator:
     """From the settings: the clients file, else the local development key; or nobody checked (AUTH off)."""
     jwks = JwksCache(timeout=float(config["JWKS_TIMEOUT"]), ttl=float(config["JWKS_CACHE_SECONDS"]))
     profile = check_profile(str(config["DEFAULT_PROFILE"]), "LBP_CDS_DEFAULT_PROFILE")
     leeway = float(config["AUTH_LEEWAY"])
-    if not _flag(config["AUTH"], "AUTH"):
+    if not flag(config["AUTH"], "AUTH", empty_is_off=False):
         log.warning(
             "AUTHENTICATION IS OFF (LBP_CDS_AUTH=off): anyone who can reach this service can call it. "
             "Development only; never in production."

@@ -112,11 +112,15 @@ def setting_names() -> list[str]:
     return [f"LBP_CDS_{name}" for name in DEFAULTS]
 
 
-def flag(value: Any, name: str) -> bool:
-    """An on/off setting (on, true, 1, yes / off, false, 0, no); anything else is a start-up error."""
+def flag(value: Any, name: str, *, empty_is_off: bool = True) -> bool:
+    """An on/off setting (on, true, 1, yes / off, false, 0, no); anything else is a start-up error.
+
+    ``empty_is_off=False`` for settings where an empty value must not quietly switch a safeguard
+    off (``LBP_CDS_AUTH=`` is a mistake, not a request to drop authentication).
+    """
     text = str(value).strip().lower()
     if text in ("on", "true", "1", "yes"):
         return True
-    if text in ("off", "false", "0", "no", "", "none"):
+    if text in ("off", "false", "0", "no") or (empty_is_off and text in ("", "none")):
         return False
     raise ValueError(f"LBP_CDS_{name} must be on or off, not {value!r}")

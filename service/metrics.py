@@ -42,6 +42,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
+from .config import flag
 from .registry import SERVICES
 
 PREFIX = "lbp_cds"
@@ -159,18 +160,10 @@ def metrics() -> Response:
     return Response(body, content_type=content_type)
 
 
-def _enabled(value: Any) -> bool:
-    text = str(value).strip().lower()
-    if text in ("on", "true", "1", "yes"):
-        return True
-    if text in ("off", "false", "0", "no"):
-        return False
-    raise ValueError(f"LBP_CDS_METRICS must be on or off, not {value!r}")
-
 
 def init_app(app: Flask) -> None:
     """Count every call after it is answered, and serve ``/metrics`` (unless ``LBP_CDS_METRICS=off``)."""
-    if not _enabled(app.config["METRICS"]):
+    if not flag(app.config["METRICS"], "METRICS", empty_is_off=False):
         return
 
     @app.before_request

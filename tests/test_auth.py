@@ -414,3 +414,11 @@ def test_a_jti_is_remembered_until_its_token_expires_and_then_forgotten(tmp_path
     assert store.remember_jti(EPIC, "j-1", now + 60)  # ids are per issuer
     assert store.remember_jti(EHR, "j-old", now - 1)
     assert store.remember_jti(EHR, "j-old", now + 60)  # expired entries do not block and are purged
+
+
+@pytest.mark.parametrize("value", ["", "maybe"])
+def test_an_empty_or_unknown_auth_setting_stops_start_up_instead_of_switching_authentication_off(tmp_path, value):
+    from service import create_app
+
+    with pytest.raises(ValueError, match="LBP_CDS_AUTH must be on or off"):
+        create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": value})
