@@ -252,12 +252,12 @@ def evaluate_request(
     incomplete = sorted(DATA_CATEGORIES.get(k, k) for k, result in data.keys.items() if result.status == INCOMPLETE)
     resources = data.resources()
     built = build_record(resources, request["context"], service.hook, terms, now or datetime.now(UTC), unavailable,
-                         incomplete, validity=kb.validity, episode_inactive_days=kb.episode_inactive_days)
+                         incomplete, validity=kb.validity, episode_limits=kb.episode_limits)
     fetched = _fetch_medicines(request, built.unresolved_medications, options.fetch, source, started)
     if fetched:
         built = build_record([*resources, *fetched], request["context"], service.hook, terms,
                              now or datetime.now(UTC), unavailable, incomplete, validity=kb.validity,
-                             episode_inactive_days=kb.episode_inactive_days)
+                             episode_limits=kb.episode_limits)
     cards, issued, trace, rule_problems = evaluate_record(
         built.record, service.hook, kb, str(request["hookInstance"]), options
     )

@@ -19,11 +19,13 @@ from typing import Any, Protocol
 from . import fhir, selection
 from .concepts import ANSWER_CONCEPTS, EPISODE_CONCEPTS, HISTORY_OF, Concept
 from .record import (
+    NO_EPISODE_LIMITS,
     Assertion,
     CareEvent,
     Certainty,
     DraftOrder,
     Episode,
+    EpisodeLimits,
     Measurement,
     Medication,
     OnsetBasis,
@@ -40,6 +42,7 @@ OBSERVATION_OK = {"final", "amended", "corrected", "preliminary"}
 #: An amendment outranks what it amends when both carry the same time.
 OBSERVATION_RANK = {"preliminary": 0, "final": 1, "amended": 2, "corrected": 2}
 MEDICATION_ACTIVE = {"active", "on-hold"}
+MEDICATION_RECORDED = MEDICATION_ACTIVE | {"completed", "stopped"}
 CARE_STATUS = {"active", "completed", "on-hold"}
 PROCEDURE_STATUS = {"completed", "in-progress", "preparation"}
 ENCOUNTER_STATUS = {"planned", "arrived", "triaged", "in-progress", "onleave", "finished"}
@@ -164,13 +167,14 @@ def _condition(model: Any, out: _Draft, now: datetime) -> None:
     resolved = abated and (end is None or end <= now)
     certainty: Certainty = "suspected" if verification & SUSPECTED else "confirmed"
     out.referable[ref] = concepts
+    recorded = fhir.to_datetime(model.recordedDate)
     if concepts & EPISODE_CONCEPTS:
-        out.active(onset.when, fhir.to_datetime(model.recordedDate))
+        out.active(onset.when, recorded)
     if concepts & EPISODE_CONCEPTS and certainty == "confirmed":
         out.episodes.append(Episode(concepts & EPISODE_CONCEPTS, onset.when, onset.basis, ref, end=end,
                                     ended=abated and end is None,
                                     onset_latest=onset.latest if onset.precision in ("month", "year") else None,
-                                    onset_precision=onset.precision))
+                                    onset_precision=onset.precision, recorded=recorded))
     for concept in concepts:
         if concept in HISTORY_OF:  # "history of cancer" is about the past by its very code
             out.add(Assertion(HISTORY_OF[concept], True, onset.when, ref, history=True))
@@ -320,14 +324,16 @@ def _reasons(model: Any, out: _Draft) -> frozenset[str]:
 
 
 def _medication_request(model: Any, out: _Draft, now: datetime, unresolved: list[str]) -> None:
+    if model.status not in MEDICATION_RECORDED:
+        return
+    reasons = _reasons(model, out)
+    authored = fhir.to_datetime(model.authoredOn)
+    if reasons & EPISODE_CONCEPTS:
+        out.active(authored)  # a prescription for back pain, even one completed since, is back-pain documentation
     if model.status not in MEDICATION_ACTIVE:
         return
     concepts, display = _medicine_of(model, out, unresolved)
     if concepts:
-        reasons = _reasons(model, out)
-        authored = fhir.to_datetime(model.authoredOn)
-        if reasons & EPISODE_CONCEPTS:
-            out.active(authored)
         out.medications.append(Medication(concepts, authored, _ref(model), display, reasons))
 
 
@@ -433,7 +439,7 @@ def build_record(
     unavailable: Iterable[str] = (),
     incomplete: Iterable[str] = (),
     validity: Mapping[str, int] | None = None,
-    episode_inactive_days: int | None = None,
+    episode_limits: EpisodeLimits = NO_EPISODE_LIMITS,
     *,
     everything: bool = False,
 ) -> BuildResult:
@@ -492,6 +498,6 @@ def build_record(
         incomplete=frozenset(incomplete),
         validity=dict(validity or {}),
         activity=tuple(sorted(set(out.activity))),
-        episode_inactive_days=episode_inactive_days,
+        episode_limits=episode_limits,
     )
     return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing, len(chosen.kept), chosen.skipped)

@@ -17,6 +17,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from .record import NO_EPISODE_LIMITS, EpisodeLimits
 from .rules import REGISTRY
 from .rules.base import Rule
 from .wording import sentence_refs
@@ -85,9 +86,9 @@ class KnowledgeBase:
     sentences: Mapping[str, Any] = field(default_factory=dict)
     #: Named guideline figures that are not thresholds of any rule (``2–4`` weeks to follow-up…).
     values: Mapping[str, str] = field(default_factory=dict)
-    #: Days without back-pain documentation after which an open episode counts as over (shared
-    #: parameter ``episode_inactive_days``; ``None`` = never).
-    episode_inactive_days: int | None = None
+    #: When silence in the record ends an open episode or starts a new one (shared parameters
+    #: ``episode_inactive_days`` and ``episode_gap_days``; ``None`` = never).
+    episode_limits: EpisodeLimits = NO_EPISODE_LIMITS
 
     def for_hook(self, hook: str) -> list[RuleCard]:
         """Rules that apply to ``hook``, most urgent first, then by priority and id."""
@@ -194,12 +195,14 @@ def load_knowledge(
     _check_card_set(rules)
     return KnowledgeBase(MappingProxyType(rules), _freeze(sources), _freeze(labels), _freeze(common),
                          _validity(meta, validity or {}), _freeze(sentences), MappingProxyType(values),
-                         _inactive_days(shared.get("episode_inactive_days")))
+                         EpisodeLimits(_days_or_none(shared, "episode_inactive_days"),
+                                       _days_or_none(shared, "episode_gap_days")))
 
 
-def _inactive_days(value: Any) -> int | None:
+def _days_or_none(params: Mapping[str, Any], name: str) -> int | None:
+    value = params.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise KnowledgeError("params: 'episode_inactive_days' must be a whole number of days (at least 1) or null")
+        raise KnowledgeError(f"params: '{name}' must be a whole number of days (at least 1) or null")
     return value

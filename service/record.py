@@ -27,7 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-OnsetBasis = Literal["onsetDateTime", "onsetPeriod.start", "recordedDate", "order-reason", "unknown"]
+from .concepts import Concept
+
+OnsetBasis = Literal["onsetDateTime", "onsetPeriod.start", "recordedDate", "order-reason", "resumed", "unknown"]
 Precision = Literal["year", "month", "day", "instant"]
 Certainty = Literal["confirmed", "suspected"]
 
@@ -86,6 +88,9 @@ class Episode:
     #: Latest possible onset when the onset is a month or a year (``PartialDate``).
     onset_latest: datetime | None = None
     onset_precision: Precision = "day"
+    #: When the diagnosis was recorded: the Condition itself vouches for the pain from onset to
+    #: here, so silence in the record counts only after it.
+    recorded: datetime | None = None
 
     def is_open(self, now: datetime) -> bool:
         if self.ended:
@@ -100,6 +105,28 @@ class Episode:
         if self.onset_latest is not None and self.onset_precision in ("month", "year"):
             return PartialDate(self.onset, self.onset_latest, self.onset_precision)
         return self.onset
+
+
+@dataclass(frozen=True)
+class EpisodeLimits:
+    """When silence in the record ends an open episode (``cards/_meta/params.json``).
+
+    A problem-list entry is often never closed. DSAM calls pain new (nyopstået) whatever earlier
+    episodes there were (003 L99) and chronic only for pain through the last year (L100), so an
+    old open entry must not make today's pain years long.
+    """
+
+    #: Days without back-pain documentation, up to now, after which the episode is over (``None``: never).
+    inactive_days: int | None = None
+    #: A silence longer than this between two pieces of back-pain documentation: what follows is a
+    #: new episode, counted from its first documentation (``None``: never). Not for a diagnosis of
+    #: chronic low back pain: that code itself says the pain is long-standing, and a stable chronic
+    #: patient is often not seen for back pain for a year.
+    gap_days: int | None = None
+
+
+#: Documentation never ends an episode: only its own abatement does.
+NO_EPISODE_LIMITS = EpisodeLimits()
 
 
 @dataclass(frozen=True)
@@ -238,8 +265,8 @@ class PatientRecord:
     #: When anything back-pain related was recorded (episode diagnoses, back-pain findings, care,
     #: contacts and prescriptions for back pain): what keeps an episode open.
     activity: tuple[datetime, ...] = ()
-    #: Days without back-pain documentation after which an open episode counts as over (``None``: never).
-    episode_inactive_days: int | None = None
+    #: When silence in the record ends an open episode, or starts a new one.
+    episode_limits: EpisodeLimits = NO_EPISODE_LIMITS
 
     # -- age -----------------------------------------------------------------
     @property
@@ -326,17 +353,47 @@ class PatientRecord:
     def open_episodes(self) -> list[Episode]:
         """Episodes not ended by now: together they are the current episode.
 
-        An episode also counts as over when nothing back-pain related (its diagnoses, back-pain
-        findings, back-pain care, contacts and prescriptions for back pain) has been recorded for
-        ``episode_inactive_days`` (``cards/_meta/params.json``): a problem-list entry never closed
-        does not keep an episode of years ago open. An undated episode cannot tell and stays open.
+        Documentation decides too (``EpisodeLimits``, ``docs/clinical-decisions.md``): an episode
+        with nothing back-pain related (its diagnoses, back-pain findings, back-pain care, contacts
+        and prescriptions for back pain) recorded for ``inactive_days`` is over; one whose
+        documentation resumes after a silence of more than ``gap_days`` counts from where it
+        resumed (``onset_basis`` ``"resumed"``): a problem never closed on the problem list does
+        not make new pain years long. An undated episode cannot tell and stays as it is.
         """
         episodes = [e for e in self.episodes if e.is_open(self.now)]
-        if self.episode_inactive_days is None:
+        limits = self.episode_limits
+        if limits.inactive_days is None and limits.gap_days is None:
             return episodes
-        limit = self.now - timedelta(days=self.episode_inactive_days)
-        return [e for e in episodes if e.onset_basis == "order-reason" or e.onset is None
-                or max((e.onset, *(a for a in self.activity if a <= self.now))) >= limit]
+        out: list[Episode] = []
+        for episode in episodes:
+            if episode.onset_basis == "order-reason" or episode.onset is None:
+                out.append(episode)
+                continue
+            documented = self._documented_stretch(episode)
+            if documented is not None:
+                out.append(documented)
+        return out
+
+    def _documented_stretch(self, episode: Episode) -> Episode | None:
+        """``episode`` as its documentation supports it: unchanged, resumed later, or over (``None``)."""
+        onset = episode.onset or self.now
+        last = max(onset, episode.recorded or onset)
+        days = self.episode_limits.gap_days
+        standing = Concept.CHRONIC_LOW_BACK_PAIN in episode.concepts
+        gap = None if days is None or standing else timedelta(days=days)
+        resumed: datetime | None = None
+        for moment in self.activity:
+            if moment <= last or moment > self.now:
+                continue
+            if gap is not None and moment - last > gap:
+                resumed = moment
+            last = moment
+        inactive = self.episode_limits.inactive_days
+        if inactive is not None and self.now - last > timedelta(days=inactive):
+            return None
+        if resumed is None:
+            return episode
+        return replace(episode, onset=resumed, onset_basis="resumed", onset_latest=None, onset_precision="day")
 
     def episodes_of(self, concepts: Iterable[str]) -> list[Episode]:
         """Open episodes of ``concepts`` (a closed episode never decides about this one)."""

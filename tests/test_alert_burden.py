@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from benchmarks import population
 from service.cli import main
-from tests.ehr import ICPC2, PATIENT, at, cc, condition, drug, fired, run
+from tests.ehr import ICPC2, PATIENT, SNOMED, at, card, cc, condition, drug, finding, fired, mri, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT = ROOT / "benchmarks" / "export-small"
@@ -28,17 +28,46 @@ def test_an_episode_with_nothing_recorded_for_two_years_is_over():
     assert "FU-ANNUAL-REVIEW" not in fired(run("patient-view", [PATIENT, old]))
 
 
-def test_back_pain_documentation_keeps_an_old_episode_open():
+def test_back_pain_documentation_through_the_years_keeps_an_old_episode_open():
+    old = condition("lbp-old", ICPC2, "L03", onset=at(days=800))
+    contacts = [encounter(f"e{n}", at(days=days)) for n, days in enumerate((600, 330, 30))]
+    assert "FU-ANNUAL-REVIEW" in fired(run("patient-view", [PATIENT, old, *contacts]))
+    # Contacts for something else are not back-pain documentation.
+    others = [encounter(f"o{n}", at(days=days), reason="L90") for n, days in enumerate((600, 330, 30))]
+    assert "FU-ANNUAL-REVIEW" not in fired(run("patient-view", [PATIENT, old, *others]))
+
+
+def test_a_prescription_for_back_pain_since_completed_is_documentation_too():
+    old = condition("lbp-old", ICPC2, "L03", onset=at(days=800))
+    renewals = [drug(f"para-{days}", "N02BE01", status="completed", authoredOn=at(days=days),
+                     reasonCode=[cc(ICPC2, "L03")]) for days in (500, 200)]
+    record = [PATIENT, old, *renewals, encounter("e1", at(days=30))]
+    assert "FU-ANNUAL-REVIEW" in fired(run("patient-view", record))
+
+
+def test_new_back_pain_after_a_year_without_documentation_is_a_new_episode():
+    """An L03 never closed, re-used for new pain 26 months later: new pain (DSAM L99), not chronic."""
     old = condition("lbp-old", ICPC2, "L03", onset=at(days=800))
     contact = encounter("e1", at(days=30))
-    assert "FU-ANNUAL-REVIEW" in fired(run("patient-view", [PATIENT, old, contact]))
-    # A contact for something else does not.
-    other = encounter("e2", at(days=30), reason="L90")
-    assert "FU-ANNUAL-REVIEW" not in fired(run("patient-view", [PATIENT, old, other]))
+    assert "FU-ANNUAL-REVIEW" not in fired(run("patient-view", [PATIENT, old, contact]))
+    # Sciatica re-using an old L86: the 6-8 week clock starts at the new contact, and the card says why.
+    old_sciatica = condition("l86-old", ICPC2, "L86", onset=at(days=800))
+    today = [encounter("e2", at(days=20), reason="L86"), finding("slr", "straight-leg-raise-positive", at(days=20))]
+    response = run("order-select", [PATIENT, old_sciatica, *today], [mri()])
+    assert "IMG-NERVE-ROOT-EARLY" in fired(response)
+    assert "IMG-NERVE-ROOT-INDICATED" not in fired(response)
+    assert "lang pause i journalen" in str(card(response, "IMG-NERVE-ROOT-EARLY"))
+
+
+def test_a_chronic_diagnosis_stays_chronic_through_a_quiet_year():
+    """SNOMED chronic low back pain says the pain is long-standing; a stable patient may not be seen for a year."""
+    chronic = condition("kronisk", SNOMED, "278860009", onset=at(days=800))
+    contact = encounter("e1", at(days=30))
+    assert "FU-ANNUAL-REVIEW" in fired(run("patient-view", [PATIENT, chronic, contact]))
 
 
 def test_recoding_within_the_episode_keeps_its_clock():
-    lbp = condition("lbp", ICPC2, "L03", onset=at(days=400))
+    lbp = condition("lbp", ICPC2, "L03", onset=at(days=120))
     sciatica = condition("l86", ICPC2, "L86", onset=at(days=20))
     assert "FU-ANNUAL-REVIEW" in fired(run("patient-view", [PATIENT, lbp, sciatica]))
 
@@ -93,3 +122,19 @@ def test_population_benchmark_is_seeded_and_deterministic():
     assert off["critical_per_1000_benign"] == 0
     text = population.table(first, "smoke")
     assert "Cards per 100 consultations" in text and "Indicated MRI drafts discouraged" in text
+
+
+def test_an_mri_the_record_cannot_place_in_the_window_is_not_discouraged():
+    """DSAM L398: scan after 6-8 weeks without improvement. "Too early" only when the whole duration is."""
+    reason_only = run("order-select", [PATIENT], [mri(reasonCode=[cc(ICPC2, "L86")])])
+    unknown = card(reason_only, "IMG-NERVE-ROOT-EARLY")
+    assert unknown["indicator"] == "info" and not unknown.get("suggestions")
+    # Onset "October 2026" on 22 November: 3 to 7 weeks, so perhaps past 6 weeks: information, no removal.
+    october = condition("l86", ICPC2, "L86", onset="2026-10")
+    uncertain = card(run("order-select", [PATIENT, october], [mri()]), "IMG-NERVE-ROOT-EARLY")
+    assert uncertain["indicator"] == "info" and not uncertain.get("suggestions")
+    assert "usikker" in uncertain["summary"] and "3–7 uger" in uncertain["detail"]
+    # Onset "November 2026": under 3 weeks whatever the day, so certainly early: a warning that offers removal.
+    november = condition("l86", ICPC2, "L86", onset="2026-11")
+    early = card(run("order-select", [PATIENT, november], [mri()]), "IMG-NERVE-ROOT-EARLY")
+    assert early["indicator"] == "warning" and early.get("suggestions")

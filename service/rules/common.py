@@ -21,7 +21,8 @@ class Duration:
     """How long the back pain has lasted, and on what basis.
 
     ``days`` counts from the earliest possible onset, ``days_min`` from the latest possible
-    one (they differ only for a month- or year-only onset).
+    one (they differ for a month- or year-only onset). An episode whose documentation resumed
+    after a long gap has only ``days_min``: the pain is documented since then, its start unknown.
     """
 
     episode: Episode | None
@@ -47,8 +48,10 @@ class Duration:
     def weeks(self) -> int | Span | None:
         """The duration in weeks as a card should state it: a number, or a range ("6–10")."""
         low, high = self.whole_weeks, self.weeks_max
-        if low is None or high is None:
+        if low is None:
             return None
+        if high is None:
+            return low  # only a lower bound (documentation resumed after a gap): the note says so
         return low if low == high else Span(low, high)
 
     @property
@@ -69,12 +72,14 @@ class Duration:
             notes = ("onset_from_recorded_date",)
         elif basis == "onsetPeriod.start":
             notes = ("onset_from_period",)
+        elif basis == "resumed":
+            notes = ("onset_resumed",)
 
         elif basis == "order-reason":
             notes = ("episode_from_order_reason", "onset_unknown")
         elif basis == "unknown":
             notes = ("onset_unknown",)
-        if self.is_range:
+        if self.is_range and basis != "resumed":
             notes += ("onset_partial",)
         return notes
 
@@ -86,6 +91,9 @@ def back_pain_duration(record: PatientRecord, concepts: frozenset[str] = EPISODE
     episode is still returned so the card can say why.
     """
     dated = record.earliest_onset(concepts)
+    if dated is not None and dated.onset is not None and dated.onset_basis == "resumed":
+        # Documented since then, begun when unknown: "at least", never "under".
+        return Duration(dated, None, (record.now - dated.onset).days)
     if dated is not None and dated.onset is not None:
         days = (record.now - dated.onset).days
         days_min = None if dated.onset_latest is None else (record.now - dated.onset_latest).days

@@ -149,17 +149,21 @@ def _window_finding(record: PatientRecord, order: DraftOrder, params: Params, co
         return
     if want != "early":
         return
+    longest = duration.weeks_max
     if weeks is None:
         variant = "onset_unknown"
+    elif longest is not None and longest < min_weeks:
+        variant = None  # "too early" only when the whole duration range is
     elif weeks < min_weeks:
-        variant = None
+        variant = "onset_uncertain"  # a month-only onset, or documentation resumed after a gap
     else:
         variant = "improvement_not_documented" if improved.unsatisfactory is None else "improving"
     suggestions: tuple[str, ...] = ("remove-order", "replace-with-exercise" if not treatment else "plan-follow-up")
     indicator = None
-    if variant == "improvement_not_documented":
-        # Past the window's opening, the scan is indicated if improvement failed to come (DSAM L398-L399): the
-        # record does not say, so the card informs and asks; it does not discourage or offer a removal.
+    if variant in ("improvement_not_documented", "onset_unknown", "onset_uncertain"):
+        # The scan is indicated once improvement fails to come after the window (DSAM L398-L399). When the record
+        # does not say whether the window has passed or whether improvement came, the card informs and asks; it
+        # does not discourage or offer a removal: missing data is not a reason against the scan.
         suggestions, indicator = (), "info"
     yield Finding(rule_early, facts=base, screen=red_flag_screen(record, params), order_ref=order.ref, notes=notes,
                   variant=variant, suggestions=suggestions, indicator=indicator)
