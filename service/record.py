@@ -22,9 +22,11 @@ Rules ask for :meth:`~PatientRecord.current`, :meth:`~PatientRecord.history`,
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 from .concepts import Concept
@@ -263,7 +265,7 @@ class PatientRecord:
     #: Concept → days a finding stays current (``cards/_meta/validity.json``); absent = no limit.
     validity: Mapping[str, int] = field(default_factory=dict)
     #: When anything back-pain related was recorded (episode diagnoses, back-pain findings, care,
-    #: contacts and prescriptions for back pain): what keeps an episode open.
+    #: contacts and prescriptions for back pain), sorted: what keeps an episode open.
     activity: tuple[datetime, ...] = ()
     #: When silence in the record ends an open episode, or starts a new one.
     episode_limits: EpisodeLimits = NO_EPISODE_LIMITS
@@ -360,10 +362,15 @@ class PatientRecord:
         resumed (``onset_basis`` ``"resumed"``): a problem never closed on the problem list does
         not make new pain years long. An undated episode cannot tell and stays as it is.
         """
+        return list(self._open_episodes)
+
+    @cached_property
+    def _open_episodes(self) -> tuple[Episode, ...]:
+        """Worked out once per record: every duration a rule asks for starts here."""
         episodes = [e for e in self.episodes if e.is_open(self.now)]
         limits = self.episode_limits
         if limits.inactive_days is None and limits.gap_days is None:
-            return episodes
+            return tuple(episodes)
         out: list[Episode] = []
         for episode in episodes:
             if episode.onset_basis == "order-reason" or episode.onset is None:
@@ -372,7 +379,7 @@ class PatientRecord:
             documented = self._documented_stretch(episode)
             if documented is not None:
                 out.append(documented)
-        return out
+        return tuple(out)
 
     def _documented_stretch(self, episode: Episode) -> Episode | None:
         """``episode`` as its documentation supports it: unchanged, resumed later, or over (``None``)."""
@@ -382,9 +389,9 @@ class PatientRecord:
         standing = Concept.CHRONIC_LOW_BACK_PAIN in episode.concepts
         gap = None if days is None or standing else timedelta(days=days)
         resumed: datetime | None = None
-        for moment in self.activity:
-            if moment <= last or moment > self.now:
-                continue
+        for moment in self.activity[bisect_right(self.activity, last):]:  # activity is sorted
+            if moment > self.now:
+                break
             if gap is not None and moment - last > gap:
                 resumed = moment
             last = moment
