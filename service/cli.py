@@ -38,6 +38,16 @@ class _QuietServerHandler(WSGIRequestHandler):
         return "lbp-cds"
 
 
+def _start(overrides: dict[str, Any] | None = None) -> Any:
+    """``create_app``, with a start-up failure (a bad setting, a broken card) said in one line, never a traceback."""
+    from . import create_app
+
+    try:
+        return create_app(overrides)
+    except Exception as exc:  # report every start-up failure the same way
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
@@ -46,11 +56,10 @@ def main(ctx: click.Context, host: str, port: int) -> None:
     """lbp-cds: CDS Hooks service for the Danish low-back-pain guidelines."""
     if ctx.invoked_subcommand is not None:
         return
-    from . import create_app
     from .auth import authenticator
     from .settle import settle
 
-    app = create_app()
+    app = _start()
     click.echo(f"lbp-cds: discovery at http://{host}:{port}/cds-services (development server)", err=True)
     with app.app_context():
         if authenticator().dev_key_path is not None:
@@ -72,13 +81,12 @@ def main(ctx: click.Context, host: str, port: int) -> None:
               help="Shape the response for this EHR profile (default: LBP_CDS_DEFAULT_PROFILE).")
 def evaluate(request_file: Path, service_id: str | None, lang: str | None, profile: str | None) -> None:
     """Print the response (cards and rule trace) for a hook request read from a file."""
-    from . import create_app
     from .engine import Options, evaluate_request
     from .profiles import shape
     from .registry import SERVICES
     from .runtime import runtime
 
-    app = create_app()
+    app = _start()
     try:
         body = json.loads(request_file.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -140,12 +148,11 @@ def catalogue() -> None:
 @main.command()
 def cards() -> None:
     """Print docs/cards.md: every card a GP can see, both languages, and the review's three patients."""
-    from . import create_app
     from .cardbook import cards_markdown, example_cards, review_requests
     from .config import DEFAULTS
     from .runtime import runtime
 
-    app = create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-cards-")})
+    app = _start({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-cards-")})
     requests = review_requests(Path(DEFAULTS["CARDS_DIR"]).parent / "docs" / "requests")
     with app.app_context():
         examples = {lang: example_cards(requests, lang) for lang in ("da", "en")}
@@ -166,13 +173,9 @@ def codes() -> None:
 @main.command("check-knowledge")
 def check_knowledge() -> None:
     """Load cards/ and fhir_profiles/ as at start-up; exit non-zero on any problem."""
-    from . import create_app
     from .runtime import runtime
 
-    try:
-        app = create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-check-")})
-    except Exception as exc:  # report every start-up failure the same way
-        raise click.ClickException(str(exc)) from exc
+    app = _start({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-check-")})
     with app.app_context():
         state = runtime()
         click.echo(
@@ -265,11 +268,9 @@ def scenarios(scenario_id: str | None, request_no: int | None, run_calls: bool, 
 def _quiet_app() -> Any:
     import logging
 
-    from . import create_app
-
     # An in-process app that serves nobody: its start-up warnings about authentication do not apply.
     logging.getLogger("service.auth").setLevel(logging.ERROR)
-    return create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-scenarios-"), "DEMO": "off", "AUTH": "off"})
+    return _start({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-scenarios-"), "DEMO": "off", "AUTH": "off"})
 
 
 def _run_call(scenario: Any, index: int, lang: str) -> list[tuple[str, str]]:
@@ -412,12 +413,11 @@ def report(since: datetime | None, until: datetime | None, fmt: str) -> None:
               help="Card memory: as LBP_CDS_CARD_MEMORY says, or on/off.")
 def dry_run(export: Path, memory: str) -> None:
     """Replay each back-pain contact of a Bulk Data export (EXPORT/<Type>.ndjson) and print the burden table."""
-    from . import create_app
     from .dryrun import burden_table, read_export, replay
     from .memory import MemorySettings
     from .runtime import runtime
 
-    app = create_app({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-dry-run-")})
+    app = _start({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-dry-run-")})
     with app.app_context():
         state = runtime()
         settings = state.memory

@@ -138,3 +138,11 @@ def test_an_mri_the_record_cannot_place_in_the_window_is_not_discouraged():
     november = condition("l86", ICPC2, "L86", onset="2026-11")
     early = card(run("order-select", [PATIENT, november], [mri()]), "IMG-NERVE-ROOT-EARLY")
     assert early["indicator"] == "warning" and early.get("suggestions")
+
+
+def test_dry_run_with_a_bad_site_parameter_says_which_in_one_line():
+    result = CliRunner().invoke(main, ["dry-run", str(EXPORT)],
+                                env={"LBP_CDS_RULE_PARAMS": '{"*": {"episode_gap_days": 0}}'})
+    assert result.exit_code != 0
+    assert "episode_gap_days" in result.output and "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
