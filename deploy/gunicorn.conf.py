@@ -68,6 +68,9 @@ def _setting(name: str) -> str:
 wsgi_app = "service.wsgi:app"
 bind = _setting("BIND")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# 16 threads (LBP_CDS_THREADS): more than FHIR_MAX_CONCURRENT_CALLS (8), see above. Under CPU-bound load
+# 2 or 4 threads per worker were measured too (docs/performance.md, 2026-11-23): a little better for the
+# service and the bare app alike, not enough to give up threads for calls waiting on a FHIR server.
 threads = int(_setting("THREADS"))
 worker_class = "gthread"
 preload_app = True
