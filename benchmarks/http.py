@@ -1,7 +1,10 @@
 """Over HTTP: the service and the bare app under the same gunicorn settings, on loopback, time-bounded.
 
 Both run with ``deploy/gunicorn.conf.py`` (workers, threads, keep-alive as deployed) on a free
-loopback port. Authentication is off for the throughput runs (``LBP_CDS_AUTH=off``: each token
+loopback port. The service's database is brought to the current schema first, with
+``python -m service db upgrade``, as docs/operations.md deploys it (a Job before the pods start);
+a worker that finds a fresh database migrates it itself and so holds Alembic too: that memory is
+printed on its own line. Authentication is off for the throughput runs (``LBP_CDS_AUTH=off``: each token
 is single-use, so a load generator cannot replay one); what verifying a JWT costs is measured
 on its own line, in process, with freshly minted tokens.
 """
@@ -67,13 +70,22 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _env(data_dir: str) -> dict[str, str]:
+    path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+    return {**os.environ, "LBP_CDS_AUTH": "off", "LBP_CDS_DATA_DIR": data_dir, "PYTHONPATH": path}
+
+
+def migrate(data_dir: str) -> None:
+    """``python -m service db upgrade``: the schema applied before the service starts (docs/operations.md)."""
+    subprocess.run([sys.executable, "-m", "service", "db", "upgrade"], cwd=ROOT, env=_env(data_dir), check=True,
+                   capture_output=True)
+
+
 @contextmanager
 def gunicorn(app: str, data_dir: str, workers: int = 2, timeout_s: float = 30.0) -> Iterator[Server]:
     """Start gunicorn on a free loopback port; stop it (by its pid) on exit."""
     port = free_port()
-    path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
-    env = {**os.environ, "LBP_CDS_AUTH": "off", "LBP_CDS_DATA_DIR": data_dir, "WEB_CONCURRENCY": str(workers),
-           "LBP_CDS_BIND": f"127.0.0.1:{port}", "PYTHONPATH": path}
+    env = {**_env(data_dir), "WEB_CONCURRENCY": str(workers), "LBP_CDS_BIND": f"127.0.0.1:{port}"}
     command = [sys.executable, "-m", "gunicorn", "-c", str(CONF), app]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -180,6 +192,7 @@ def benchmark(body: bytes, path: str, levels: tuple[int, ...], seconds: float,
     results: list[HttpResult] = []
     facts: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as data_dir:
+        migrate(data_dir)
         for name, app in (("service", SERVICE_APP), ("bare", BARE_APP)):
             with gunicorn(app, data_dir, workers) as server:
                 facts[f"{name}_ready_s"] = server.ready_s
@@ -189,7 +202,18 @@ def benchmark(body: bytes, path: str, levels: tuple[int, ...], seconds: float,
                     results.append(HttpResult(name, level, rate, p50, p99, errors, tool))
                 rss = worker_rss_mb(server.pid)
                 facts[f"{name}_rss_mb"] = max(rss) if rss else float("nan")
+    facts["service_fresh_db_rss_mb"] = fresh_database_rss_mb(body, path, workers, min(2.0, seconds), levels)
     return results, facts
+
+
+def fresh_database_rss_mb(body: bytes, path: str, workers: int, seconds: float,
+                          levels: tuple[int, ...] = (1, 8, 32)) -> float:
+    """RSS of the largest worker when gunicorn itself had to create and migrate the database (Alembic loaded)."""
+    with tempfile.TemporaryDirectory() as data_dir, gunicorn(SERVICE_APP, data_dir, workers) as server:
+        for level in levels:
+            drive(server.port, path, body, level, seconds)
+        rss = worker_rss_mb(server.pid)
+    return max(rss) if rss else float("nan")
 
 
 def jwt_cost_ms(body: dict[str, object], path: str, calls: int = 200) -> tuple[float, float]:

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
              if facts else ""))
     if facts:
         print(f"Memory: RSS of the largest worker after the load: service {facts['service_rss_mb']:.0f} MB, "
-              f"bare {facts['bare_rss_mb']:.0f} MB")
+              f"bare {facts['bare_rss_mb']:.0f} MB; service started on a fresh database (it migrates it, "
+              f"Alembic stays loaded): {facts['service_fresh_db_rss_mb']:.0f} MB")
 
     if not args.smoke:
         _targets(engine, results, facts, startup)

@@ -36,7 +36,29 @@ for _stale in glob.glob(os.path.join(_metrics_dir, "*.db")):  # counts of an ear
     os.remove(_stale)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
-from service.config import DEFAULTS  # noqa: E402  (after PROMETHEUS_MULTIPROC_DIR, see above)
+
+def _defaults() -> dict[str, object]:
+    """``service.config.DEFAULTS``, read from its file without importing the ``service`` package.
+
+    Importing ``service.config`` runs ``service/__init__``, i.e. the whole app, in the master of
+    every app this file serves: the bare app of ``benchmarks/bare_app.py`` then carried the
+    service's 70 MB heap, unfrozen, and its workers' full garbage collections (tens of ms) made
+    the yardstick's p99 (docs/performance.md, 2026-11-23). The service's app is still loaded
+    below by ``preload_app``.
+    """
+    import importlib.util
+
+    package = importlib.util.find_spec("service")  # finds the package, does not run it
+    assert package is not None and package.submodule_search_locations, "the service package is not installed"
+    path = os.path.join(list(package.submodule_search_locations)[0], "config.py")
+    spec = importlib.util.spec_from_file_location("lbp_cds_config_defaults", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.DEFAULTS)
+
+
+DEFAULTS = _defaults()
 
 
 def _setting(name: str) -> str:
@@ -46,6 +68,9 @@ def _setting(name: str) -> str:
 wsgi_app = "service.wsgi:app"
 bind = _setting("BIND")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# 16 threads (LBP_CDS_THREADS): more than FHIR_MAX_CONCURRENT_CALLS (8), see above. Under CPU-bound load
+# 2 or 4 threads per worker were measured too (docs/performance.md, 2026-11-23): a little better for the
+# service and the bare app alike, not enough to give up threads for calls waiting on a FHIR server.
 threads = int(_setting("THREADS"))
 worker_class = "gthread"
 preload_app = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -16,14 +17,14 @@ from flask import Blueprint, current_app, g, jsonify, request
 from . import memory, profiles, vendor_feedback
 from .auth import authenticate
 from .config import flag
-from .engine import PROBLEMS_KEY, Options, evaluate_request
+from .engine import PROBLEMS_KEY, Options, Result, evaluate_request
 from .errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnsupportedMediaType
 from .intake import SMALL_BYTES
 from .json_guard import MAX_DEPTH, JsonProblem, check_json
 from .logs import note
 from .prefetch import FetchSettings
 from .registry import SERVICES, CdsService
-from .runtime import runtime
+from .runtime import Runtime, runtime
 from .storage import ContradictoryFeedback, StorageError, UnknownCard
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,22 @@ def call(service_id: str) -> Any:
     )
     note(hook=service.hook, hookInstance=str(body["hookInstance"])[:64])
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
+    shaped: list[dict[str, Any]] = []
+    try:
+        # The card memory's and the issued cards' rows: one write transaction (storage.SqlStorage.batched).
+        with state.storage.batched():
+            shaped.append(_remember_and_record(service, body, result, profile, state))
+    except StorageError:
+        if not shaped:
+            raise
+        # Advice must not be withheld because the database is down; feedback will say so.
+        log.warning("could not record issued cards for %s", service.id)
+    return jsonify(shaped[0])
+
+
+def _remember_and_record(service: CdsService, body: Mapping[str, Any], result: Result, profile: str,
+                         state: Runtime) -> dict[str, Any]:
+    """Hide repeats (card memory), shape the answer for the client's profile, record what is issued."""
     if state.memory is not None:
         result, decisions = memory.apply(result, body["context"], hook=service.hook, client_iss=g.client.iss,
                                          store=state.storage, settings=state.memory)
@@ -162,15 +179,12 @@ def call(service_id: str) -> Any:
          resources_parsed=result.parsed, resources_skipped=result.skipped)
     offered = profiles.offered(response, profile)
     by_card = {c["uuid"]: [s["uuid"] for s in c.get("suggestions", ())] for c in response["cards"]}
-    try:
-        state.storage.record_issued(
-            service.id, str(body["hookInstance"]),
-            [(c.uuid, c.rule_id, c.rule_version, by_card.get(c.uuid, ())) for c in result.issued],
-            client_iss=g.client.iss, offered=offered, patient_id=_patient_id(body["context"]),
-        )
-    except StorageError:
-        # Advice must not be withheld because the audit table is down; feedback will say so.
-        log.warning("could not record issued cards for %s", service.id)
+    state.storage.record_issued(
+        service.id, str(body["hookInstance"]),
+        [(c.uuid, c.rule_id, c.rule_version, by_card.get(c.uuid, ())) for c in result.issued],
+        client_iss=g.client.iss, offered=offered, patient_id=_patient_id(body["context"]),
+    )
+    return response
     return jsonify(response)
 
 

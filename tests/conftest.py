@@ -28,6 +28,26 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def fast_check_agrees_with_jsonschema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every hook request any test sends: the fast predicate says valid only where jsonschema does.
+
+    (service/validate.py: the predicate decides alone whether jsonschema runs; tests/test_validate_fast.py.)
+    """
+    from service.validate import Validators
+
+    original = Validators.hook_request
+
+    def checked(self: Validators, hook: str, body: object, max_draft_orders: int | None = None) -> object:
+        fast = self.fast.get(hook)
+        if fast is not None and isinstance(body, dict) and fast(body):
+            problems = [e.message for e in self.hooks[hook].iter_errors(body)]
+            assert not problems, f"the fast check passed a request jsonschema refuses: {problems}"
+        return original(self, hook, body, max_draft_orders)
+
+    monkeypatch.setattr(Validators, "hook_request", checked)
+
+
 @pytest.fixture
 def app(tmp_path: Path):
     return create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "AUTH": "off"})

@@ -198,3 +198,30 @@ def test_a_broken_store_shows_the_card():
         [decision] = decide([card], hook="patient-view", client_iss="iss", patient_id="p1", encounter_id=None,
                             store=BrokenStore(), settings=MemorySettings(b"k" * 32), now=0)
         assert decision.shown
+
+
+def test_writes_refused_at_the_end_of_a_call_still_answer_and_remember_nothing(tmp_path, monkeypatch):
+    """The card memory's and the issued cards' rows are written together after the answer is shaped
+    (storage.SqlStorage.batched): a database refusing them withholds no card, and a card it did not
+    remember is shown again."""
+    from contextlib import contextmanager
+
+    from service.runtime import EXTENSION_KEY
+    from service.storage import StorageError
+
+    client = make_client(tmp_path)
+    storage = client.application.extensions[EXTENSION_KEY].storage
+    reading = storage._connection
+
+    @contextmanager
+    def refusing(*, write: bool = False) -> Any:
+        if write:
+            raise StorageError("OperationalError: database is locked")
+        with reading() as db:
+            yield db
+
+    monkeypatch.setattr(storage, "_connection", refusing)
+    for _ in range(2):
+        assert rules(call(client, "lbp-order-select", mri("order-select"))) == ["IMG-NOT-INDICATED"]
+    monkeypatch.undo()
+    assert storage.issued_rows() == []

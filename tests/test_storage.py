@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +15,8 @@ import pytest
 
 from service.storage import StorageError, open_storage
 from service.storage import migrate as migrations
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def store(url: str, tmp_path: Path) -> Any:
@@ -216,3 +220,17 @@ def test_the_same_card_from_many_threads_at_once_gets_one_outcome(database_url, 
     (row,) = storage.feedback_rows()
     assert outcomes.count(row["outcome"]) == 5
     assert outcomes.count("ContradictoryFeedback") == 5
+
+
+def test_the_head_read_without_alembic_is_alembics():
+    assert migrations.known_head() == migrations.head()
+
+
+def test_start_up_on_an_up_to_date_database_does_not_import_alembic(tmp_path):
+    """A worker whose database is current (the migration ran before the pods started) never loads Alembic."""
+    store(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path).close()  # migrated once, as a Job would
+    code = ("import sys; from service.storage import open_storage; from pathlib import Path; "
+            f"open_storage('sqlite:///{tmp_path / 'db.sqlite3'}', Path({str(tmp_path)!r})).close(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"

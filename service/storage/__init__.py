@@ -12,6 +12,7 @@ imaging order, the client's ``iss``, outcomes, coded override reasons, the clini
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ class Storage(Protocol):
     def report_rows(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]: ...
     def purge(self, before: str) -> dict[str, int]: ...
     def ping(self) -> bool: ...
+    def batched(self) -> AbstractContextManager[None]: ...
 
 
 def SqliteStorage(path: Path) -> SqlStorage:  # noqa: N802 - the name callers used when it was a class

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,11 @@ from .schema import jti as jti_table
 
 #: Expired jti entries are purged at most this often (seconds) per process.
 PURGE_INTERVAL = 60.0
+#: A card-memory key this process found or wrote is trusted without asking the database for at most
+#: this long (seconds, and never past the key's expiry); then it is read again.
+SEEN_CACHE_SECONDS = 60.0
+#: Most card-memory keys kept in that per-process cache (about 200 bytes each).
+SEEN_CACHE_SIZE = 10_000
 
 #: A card as issued: (uuid, rule id, rule version, suggestion uuids).
 Issued = tuple[str, str, str, Sequence[str]]
@@ -89,9 +95,14 @@ class SqlStorage:
         self._pid = os.getpid()
         self._purged_at = 0.0
         self._memory_purged_at = 0.0
+        #: Card-memory key → until when this process may answer "seen" without the database (see card_seen).
+        self._seen: dict[str, float] = {}
+        #: Per thread: the writes of the hook call in progress, when it batches them (see batched).
+        self._local = threading.local()
         if migrate_now:
             try:
-                migrate.upgrade(self.engine)
+                if not migrate.up_to_date(self.engine):  # up to date: Alembic is never imported
+                    migrate.upgrade(self.engine)
             except SQLAlchemyError as exc:
                 raise StorageError(f"{safe(url)}: cannot bring the database up to date: {_reason(exc)}") from exc
             finally:
@@ -116,6 +127,45 @@ class SqlStorage:
         except SQLAlchemyError as exc:
             raise StorageError(_reason(exc)) from exc
 
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """The card-memory and issued-card writes made inside, in one write transaction at the end.
+
+        A hook call that shows cards writes both (service/hooks.py); one transaction is one lock
+        and one commit instead of one per card plus one. Reads inside still read the database as
+        it was. Nothing is written if the block raises; a failed commit raises StorageError here,
+        after the block, and writes nothing (the caller has already decided what to show).
+        """
+        if getattr(self._local, "writes", None) is not None:  # nested: the outer block writes
+            yield
+            return
+        writes: list[Callable[[Connection], object]] = []
+        after: list[Callable[[], None]] = []
+        self._local.writes, self._local.after = writes, after
+        try:
+            yield
+        finally:
+            self._local.writes = self._local.after = None
+        if writes:
+            with self._connection(write=True) as db:
+                for write in writes:
+                    write(db)
+        for then in after:
+            then()
+
+    def _write(self, write: Callable[[Connection], object], then: Callable[[], None] | None = None) -> None:
+        """Run ``write`` in its own transaction, or queue it in the current ``batched`` block."""
+        queued: list[Callable[[Connection], object]] | None = getattr(self._local, "writes", None)
+        if queued is not None:
+            queued.append(write)
+            if then is not None:
+                self._local.after.append(then)
+            return
+        with self._connection(write=True) as db:
+            write(db)
+        if then is not None:
+            then()
+
     def _insert_ignoring_duplicates(self, table: Any) -> Any:
         dialect = postgresql if self.dialect == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
@@ -138,8 +188,8 @@ class SqlStorage:
                 for u, r, v, s in cards]
         if not rows:
             return
-        with self._connection(write=True) as db:
-            db.execute(self._insert_ignoring_duplicates(issued_card), rows)
+        insert = self._insert_ignoring_duplicates(issued_card)
+        self._write(lambda db: db.execute(insert, rows))
 
     def store_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]], *, client_iss: str) -> int:
         """Store every item in one transaction: all are kept, or none and the caller is told.
@@ -206,11 +256,31 @@ class SqlStorage:
 
     # -- card memory (service/memory.py): opaque keyed hashes, no patient data ------------------
     def card_seen(self, key: str) -> bool:
-        """Whether ``key`` (a keyed hash from service.memory) was remembered and has not expired."""
+        """Whether ``key`` (a keyed hash from service.memory) was remembered and has not expired.
+
+        A key found (or written) here is answered from a small per-process cache for up to
+        SEEN_CACHE_SECONDS, never past its expiry: an EHR repeats a call several times a second
+        while an order is edited, and a key's expiry only ever moves later (it is rewritten only
+        once it has expired), so a cached "seen" is what the database would answer. A reset of
+        the table by hand is noticed within SEEN_CACHE_SECONDS. "Not seen" is never cached.
+        """
+        now = time.time()
+        if self._seen.get(key, 0.0) >= now:
+            return True
         with self._connection() as db:
-            row = db.execute(select(card_memory.c.key).where(
-                card_memory.c.key == key, card_memory.c.expires_at >= time.time())).first()
-        return row is not None
+            row = db.execute(select(card_memory.c.expires_at).where(
+                card_memory.c.key == key, card_memory.c.expires_at >= now)).first()
+        if row is None:
+            return False
+        self._cache_seen(key, float(row[0]), now)
+        return True
+
+    def _cache_seen(self, key: str, expires_at: float, now: float) -> None:
+        if len(self._seen) >= SEEN_CACHE_SIZE:
+            self._seen = {k: t for k, t in self._seen.items() if t >= now}
+            if len(self._seen) >= SEEN_CACHE_SIZE:
+                self._seen = {}
+        self._seen[key] = min(expires_at, now + SEEN_CACHE_SECONDS)
 
     def remember_card(self, key: str, expires_at: float) -> None:
         """Remember ``key`` until ``expires_at`` (epoch seconds); a later call replaces the expiry."""
@@ -219,10 +289,13 @@ class SqlStorage:
         upsert = dialect.insert(card_memory).values(key=key, expires_at=expires_at)
         upsert = upsert.on_conflict_do_update(index_elements=[card_memory.c.key],
                                               set_={"expires_at": upsert.excluded.expires_at})
-        with self._connection(write=True) as db:
-            db.execute(upsert)
-        if now - self._memory_purged_at > PURGE_INTERVAL:
-            self.purge_card_memory(now)
+
+        def remembered() -> None:
+            self._cache_seen(key, expires_at, now)
+            if now - self._memory_purged_at > PURGE_INTERVAL:
+                self.purge_card_memory(now)
+
+        self._write(lambda db: db.execute(upsert), then=remembered)
 
     def purge_card_memory(self, now: float) -> int:
         """Delete the entries expired before ``now``; how many were deleted."""
