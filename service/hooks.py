@@ -152,17 +152,18 @@ def call(service_id: str) -> Any:
     )
     note(hook=service.hook, hookInstance=str(body["hookInstance"])[:64])
     result = evaluate_request(body, service, state.knowledge, state.terminology, _options())
-    shaped: list[dict[str, Any]] = []
+    response: dict[str, Any] | None = None
     try:
         # The card memory's and the issued cards' rows: one write transaction (storage.SqlStorage.batched).
         with state.storage.batched():
-            shaped.append(_remember_and_record(service, body, result, profile, state))
+            response = _remember_and_record(service, body, result, profile, state)
     except StorageError:
-        if not shaped:
+        if response is None:
             raise
-        # Advice must not be withheld because the database is down; feedback will say so.
+        # The commit failed after the answer was shaped. Advice must not be withheld because the
+        # database is down; feedback will say so.
         log.warning("could not record issued cards for %s", service.id)
-    return jsonify(shaped[0])
+    return jsonify(response)
 
 
 def _remember_and_record(service: CdsService, body: Mapping[str, Any], result: Result, profile: str,
@@ -185,7 +186,6 @@ def _remember_and_record(service: CdsService, body: Mapping[str, Any], result: R
         client_iss=g.client.iss, offered=offered, patient_id=_patient_id(body["context"]),
     )
     return response
-    return jsonify(response)
 
 
 def _patient_id(context: Any) -> str | None:
