@@ -88,6 +88,8 @@ class _Draft:
     unreadable: list[UnreadableOrder] = field(default_factory=list)
     #: When something back-pain related was recorded (keeps an episode open, record.open_episodes).
     activity: list[datetime] = field(default_factory=list)
+    #: When the patient was seen or booked for back pain (Encounters with a back-pain reason).
+    contacts: list[datetime] = field(default_factory=list)
 
     def active(self, *moments: datetime | None) -> None:
         self.activity += [m for m in moments if m is not None]
@@ -263,8 +265,12 @@ def _care(model: Any, out: _Draft, now: datetime) -> None:
             return
         concepts = terms.concepts_in(fhir.codings(*(model.type or ())))
         when = fhir.to_datetime(model.period.start) if model.period is not None else None
-    if concepts or out.terms.concepts_in(fhir.codings(*(getattr(model, "reasonCode", None) or ()))) & EPISODE_CONCEPTS:
+    for_back_pain = bool(out.terms.concepts_in(fhir.codings(*(getattr(model, "reasonCode", None) or ())))
+                         & EPISODE_CONCEPTS)
+    if concepts or for_back_pain:
         out.active(when)  # care lbp-cds knows is back-pain care, or a contact for back pain
+    if rtype == "Encounter" and for_back_pain and when is not None:
+        out.contacts.append(when)
     if concepts:
         out.care.append(CareEvent(concepts, when, _ref(model), model.status))
 
@@ -498,6 +504,7 @@ def build_record(
         incomplete=frozenset(incomplete),
         validity=dict(validity or {}),
         activity=tuple(sorted(set(out.activity))),
+        contacts=tuple(sorted(set(out.contacts))),
         episode_limits=episode_limits,
     )
     return BuildResult(record, tuple(dict.fromkeys(out.problems)), missing, len(chosen.kept), chosen.skipped)

@@ -267,6 +267,8 @@ class PatientRecord:
     #: When anything back-pain related was recorded (episode diagnoses, back-pain findings, care,
     #: contacts and prescriptions for back pain), sorted: what keeps an episode open.
     activity: tuple[datetime, ...] = ()
+    #: When the patient was seen, or is booked, for back pain (Encounters whose reason is back pain), sorted.
+    contacts: tuple[datetime, ...] = ()
     #: When silence in the record ends an open episode, or starts a new one.
     episode_limits: EpisodeLimits = NO_EPISODE_LIMITS
 

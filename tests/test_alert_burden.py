@@ -146,3 +146,20 @@ def test_dry_run_with_a_bad_site_parameter_says_which_in_one_line():
     assert result.exit_code != 0
     assert "episode_gap_days" in result.output and "Traceback" not in result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+def test_a_second_contact_for_sciatica_is_the_follow_up_itself():
+    """DSAM L524-L526: closer follow-up for nerve-root pain. A record without a follow-up template shows the
+    follow-up as what it is, another contact for L86; the card asks for it only while none is held or booked."""
+    sciatica = condition("l86", ICPC2, "L86", onset=at(days=20))
+    first = encounter("e1", at(days=18), reason="L86")
+    assert "FU-CLOSER-FOLLOW-UP" in fired(run("patient-view", [PATIENT, sciatica, first]))
+    again = encounter("e2", at(hours=1), reason="L86")
+    assert "FU-CLOSER-FOLLOW-UP" not in fired(run("patient-view", [PATIENT, sciatica, first, again]))
+    booked = {**encounter("e3", at(days=-14), reason="L86"), "status": "planned"}
+    assert "FU-CLOSER-FOLLOW-UP" not in fired(run("patient-view", [PATIENT, sciatica, first, booked]))
+    # A contact for something else, or one from before this episode, is not a back-pain follow-up.
+    knee = encounter("e4", at(hours=1), reason="L90")
+    assert "FU-CLOSER-FOLLOW-UP" in fired(run("patient-view", [PATIENT, sciatica, first, knee]))
+    old = encounter("e0", at(days=400), reason="L86")
+    assert "FU-CLOSER-FOLLOW-UP" in fired(run("patient-view", [PATIENT, sciatica, old, first]))

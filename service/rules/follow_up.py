@@ -18,9 +18,19 @@ CLOSER_TRIGGERS = (Concept.NERVE_ROOT, Concept.YELLOW_FLAG, Concept.BLUE_FLAG, C
 
 
 def _follow_up_planned(record: PatientRecord, since_days: float) -> bool:
-    """A follow-up consultation planned, or held within ``since_days``."""
+    """A follow-up consultation planned, or held within ``since_days``.
+
+    Documented as a follow-up (the consultation's type), or as what it is in most records:
+    another contact for back pain in this episode, booked or held within ``since_days``.
+    """
     limit = record.now - timedelta(days=since_days)
-    return any(e.when is None or e.when >= limit for e in record.care_of([Concept.FOLLOW_UP]))
+    if any(e.when is None or e.when >= limit for e in record.care_of([Concept.FOLLOW_UP])):
+        return True
+    start = record.episode_start()
+    contacts = [t for t in record.contacts if start is None or t >= start]
+    if any(t > record.now for t in contacts):
+        return True  # booked
+    return len(contacts) >= 2 and contacts[-1] >= limit
 
 
 @rule("FU-CLOSER-FOLLOW-UP")
