@@ -33,7 +33,7 @@ from .auth import build_authenticator
 from .config import DEFAULTS, flag
 from .intake import BodyAllowance
 from .knowledge import load_knowledge
-from .memory import MemorySettings, memory_secret
+from .memory import memory_secret, settings_from_config
 from .runtime import EXTENSION_KEY, Runtime
 from .storage import open_storage
 from .terminology import Terminology
@@ -70,8 +70,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     fhir.warm_up()
     memory = None
     if flag(app.config["CARD_MEMORY"], "CARD_MEMORY", empty_is_off=False):
-        memory = MemorySettings(memory_secret(str(app.config["MEMORY_KEY"] or ""), data_dir),
-                                float(app.config["CONSULTATION_HOURS"]), float(app.config["REMINDER_INTERVAL_DAYS"]))
+        memory = settings_from_config(app.config, memory_secret(str(app.config["MEMORY_KEY"] or ""), data_dir),
+                                      (r.id for r in knowledge.rules.values() if r.routine))
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage, memory,
                                             BodyAllowance(int(app.config["REQUEST_BYTES_IN_FLIGHT"])))
     app.extensions[AUTH_KEY] = auth = build_authenticator(app.config, data_dir, storage)

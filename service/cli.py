@@ -414,7 +414,7 @@ def report(since: datetime | None, until: datetime | None, fmt: str) -> None:
 def dry_run(export: Path, memory: str) -> None:
     """Replay each back-pain contact of a Bulk Data export (EXPORT/<Type>.ndjson) and print the burden table."""
     from .dryrun import burden_table, read_export, replay
-    from .memory import MemorySettings
+    from .memory import settings_from_config
     from .runtime import runtime
 
     app = _start({"DATA_DIR": tempfile.mkdtemp(prefix="lbp-cds-dry-run-")})
@@ -422,8 +422,8 @@ def dry_run(export: Path, memory: str) -> None:
         state = runtime()
         settings = state.memory
         if memory == "on" and settings is None:
-            settings = MemorySettings(b"dry-run", float(app.config["CONSULTATION_HOURS"]),
-                                      float(app.config["REMINDER_INTERVAL_DAYS"]))
+            settings = settings_from_config(app.config, b"dry-run",
+                                            (r.id for r in state.knowledge.rules.values() if r.routine))
         if memory == "off":
             settings = None
         contacts, shown = replay(read_export(export), state.knowledge, state.terminology, settings)

@@ -104,6 +104,8 @@ DEFAULTS: dict[str, Any] = {
     "CONSULTATION_HOURS": 4,
     # Chart-open reminders (cards marked routine) are not repeated within this many days with unchanged facts.
     "REMINDER_INTERVAL_DAYS": 28,
+    # Per-rule intervals for some reminders, overriding REMINDER_INTERVAL_DAYS: {"FU-ANNUAL-REVIEW": 91}.
+    "REMINDER_INTERVAL_DAYS_BY_RULE": {},
 }
 
 

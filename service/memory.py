@@ -11,7 +11,8 @@ benchmark), with a store shared by every worker and replica (:mod:`service.stora
 - **Other cards** are treated like critical ones: once per consultation (same rule, same facts).
 - **Reminders** (cards marked ``routine``: annual review, exercise, analgesic review, closer
   follow-up, sick leave, back-medicine assessment): not repeated for the same patient within
-  ``REMINDER_INTERVAL_DAYS`` unless the facts they used changed. When the record shows the step
+  ``REMINDER_INTERVAL_DAYS`` (or the rule's own ``REMINDER_INTERVAL_DAYS_BY_RULE``) unless the
+  facts they used changed. When the record shows the step
   was taken, the rule itself is silent (that is in the rules, not here).
 
 A **consultation** is the EHR's ``context.encounterId`` when the call carries one; otherwise the
@@ -28,11 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +60,35 @@ class MemorySettings:
     secret: bytes
     consultation_hours: float = 4.0
     reminder_interval_days: float = 28.0
+    #: Rule id → days, for reminders whose own rhythm differs (a yearly review, say): a site's choice.
+    reminder_days_by_rule: Mapping[str, float] = field(default_factory=dict)
+
+    def reminder_days(self, rule_id: str) -> float:
+        return self.reminder_days_by_rule.get(rule_id, self.reminder_interval_days)
+
+
+def settings_from_config(config: Mapping[str, Any], secret: bytes, routine_rules: Iterable[str]) -> MemorySettings:
+    """The memory's settings from the app's configuration; a per-rule interval for a rule that is not a
+    reminder, or that is not a positive number of days, stops start-up (ValueError) instead of being ignored."""
+    raw = config.get("REMINDER_INTERVAL_DAYS_BY_RULE") or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            raise ValueError(f"REMINDER_INTERVAL_DAYS_BY_RULE: not JSON ({exc})") from exc
+    if not isinstance(raw, Mapping):
+        raise ValueError("REMINDER_INTERVAL_DAYS_BY_RULE: a JSON object of rule id → days")
+    reminders = set(routine_rules)
+    by_rule: dict[str, float] = {}
+    for rule_id, days in raw.items():
+        if rule_id not in reminders:
+            raise ValueError(f"REMINDER_INTERVAL_DAYS_BY_RULE: {rule_id!r} is not a reminder (routine) rule; "
+                             f"reminders: {', '.join(sorted(reminders))}")
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
+            raise ValueError(f"REMINDER_INTERVAL_DAYS_BY_RULE: {rule_id}: days must be a positive number")
+        by_rule[rule_id] = float(days)
+    return MemorySettings(secret, float(config["CONSULTATION_HOURS"]), float(config["REMINDER_INTERVAL_DAYS"]),
+                          by_rule)
 
 
 class DictMemory:
@@ -120,17 +151,18 @@ def decide(
     decisions = []
     for card in issued:
         scope = _scope(card, hook)
+        days = settings.reminder_days(card.rule_id)
         if scope == "reminder":
             key = _key(settings.secret, client_iss, patient_id, card.rule_id, card.order_fingerprint,
                        card.facts_fingerprint, "reminder")
-            ttl = settings.reminder_interval_days * 86400
+            ttl = days * 86400
         else:
             key = _key(settings.secret, client_iss, patient_id, card.rule_id, card.order_fingerprint,
                        card.facts_fingerprint, consultation)
             ttl = settings.consultation_hours * 3600
         try:
             if store.card_seen(key):
-                decisions.append(Decision(card, False, REASONS[scope].format(days=settings.reminder_interval_days)))
+                decisions.append(Decision(card, False, REASONS[scope].format(days=days)))
                 continue
             store.remember_card(key, now + ttl)
         except Exception:  # the memory must never withhold advice: a store failure shows the card

@@ -225,3 +225,38 @@ def test_writes_refused_at_the_end_of_a_call_still_answer_and_remember_nothing(t
         assert rules(call(client, "lbp-order-select", mri("order-select"))) == ["IMG-NOT-INDICATED"]
     monkeypatch.undo()
     assert storage.issued_rows() == []
+
+
+def test_a_site_may_give_one_reminder_its_own_interval():
+    """A yearly review reminded every 28 days is a site's call to change; other reminders keep the global interval."""
+    from service.memory import settings_from_config
+
+    config = {"CONSULTATION_HOURS": 4, "REMINDER_INTERVAL_DAYS": 28,
+              "REMINDER_INTERVAL_DAYS_BY_RULE": '{"FU-ANNUAL-REVIEW": 91}'}
+    settings = settings_from_config(config, b"k" * 32, ["FU-ANNUAL-REVIEW", "REF-EXERCISE-THERAPY"])
+    review = IssuedCard("u1", "FU-ANNUAL-REVIEW", "1", indicator="info", routine=True, facts_fingerprint="f")
+    exercise = IssuedCard("u2", "REF-EXERCISE-THERAPY", "1", indicator="info", routine=True, facts_fingerprint="g")
+    store, day = DictMemory(), 86400.0
+    shown = []
+    for at in (0, 40 * day, 92 * day):
+        store.clock = at
+        decisions = decide([review, exercise], hook="patient-view", client_iss="iss", patient_id="p1",
+                           encounter_id=f"e{at}", store=store, settings=settings, now=at)
+        shown.append([d.card.rule_id for d in decisions if d.shown])
+    assert shown == [["FU-ANNUAL-REVIEW", "REF-EXERCISE-THERAPY"], ["REF-EXERCISE-THERAPY"],
+                     ["FU-ANNUAL-REVIEW", "REF-EXERCISE-THERAPY"]]
+    hidden = decide([review], hook="patient-view", client_iss="iss", patient_id="p1", encounter_id="x",
+                    store=store, settings=settings, now=92 * day)
+    assert "within 91 days" in hidden[0].reason
+
+
+def test_a_per_rule_interval_for_a_rule_that_is_no_reminder_stops_start_up(tmp_path):
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    result = CliRunner().invoke(main, ["check-knowledge"],
+                                env={"LBP_CDS_REMINDER_INTERVAL_DAYS_BY_RULE": '{"RF-CAUDA-EQUINA": 7}',
+                                     "LBP_CDS_DATA_DIR": str(tmp_path)})
+    assert result.exit_code != 0
+    assert "RF-CAUDA-EQUINA" in result.output and "not a reminder" in result.output
