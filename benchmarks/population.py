@@ -10,6 +10,7 @@ the case mix and where each rate comes from). Not timed: the numbers are what ma
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 from collections import Counter
@@ -329,7 +330,8 @@ class Shown:
 class Runner:
     """Runs hook calls through the pipeline (``evaluate_request``), with or without the card memory."""
 
-    def __init__(self, memory: bool, rule_params: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, memory: bool, rule_params: Mapping[str, Any] | None = None,
+                 reminder_days_by_rule: Mapping[str, float] | None = None) -> None:
         from service.engine import Options
         from service.knowledge import load_knowledge
         from service.registry import SERVICES
@@ -344,7 +346,8 @@ class Runner:
             from service.memory import DictMemory, MemorySettings
 
             self.store = DictMemory()
-            self.memory = MemorySettings(b"benchmark-memory-key-not-a-secret")
+            self.memory = MemorySettings(b"benchmark-memory-key-not-a-secret",
+                                         reminder_days_by_rule=dict(reminder_days_by_rule or {}))
         self.calls = 0
 
     def call(self, hook: str, body: Mapping[str, Any], now: datetime) -> list[tuple[str, str, str | None]]:
@@ -453,9 +456,10 @@ def table(numbers: Mapping[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(n: int, seed: int, memory: bool, rule_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def measure(n: int, seed: int, memory: bool, rule_params: Mapping[str, Any] | None = None,
+            reminder_days_by_rule: Mapping[str, float] | None = None) -> dict[str, Any]:
     visits = generate(n, seed)
-    runner = Runner(memory, rule_params)
+    runner = Runner(memory, rule_params, reminder_days_by_rule)
     shown: list[Shown] = []
     for number, visit in enumerate(visits):
         shown += run_visit(runner, number, visit, visit.patient_id, visit.encounter_id, visit.resources,
@@ -469,7 +473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--memory", choices=("on", "off", "both"), default="both",
                         help="card memory on, off, or both tables (default)")
+    parser.add_argument("--reminder-days-by-rule", default="{}", metavar="JSON",
+                        help="per-reminder intervals, as LBP_CDS_REMINDER_INTERVAL_DAYS_BY_RULE")
     args = parser.parse_args(argv)
+    by_rule = json.loads(args.reminder_days_by_rule)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import logging
@@ -477,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.disable(logging.WARNING)
     modes = ("off", "on") if args.memory == "both" else (args.memory,)
     for mode in modes:
-        numbers = measure(args.n, args.seed, mode == "on")
+        numbers = measure(args.n, args.seed, mode == "on", reminder_days_by_rule=by_rule)
         print(table(numbers, f"Card memory {mode} (seed {args.seed})"))
     return 0
 
