@@ -343,11 +343,12 @@ class Runner:
         self.options = Options(language="en")
         self.memory: Any = None
         if memory:
-            from service.memory import DictMemory, MemorySettings
+            from service.config import DEFAULTS
+            from service.memory import DictMemory, settings_from_config
 
             self.store = DictMemory()
-            self.memory = MemorySettings(b"benchmark-memory-key-not-a-secret",
-                                         reminder_days_by_rule=dict(reminder_days_by_rule or {}))
+            config = {**DEFAULTS, "REMINDER_INTERVAL_DAYS_BY_RULE": dict(reminder_days_by_rule or {})}
+            self.memory = settings_from_config(config, b"benchmark-memory-key-not-a-secret", self.kb.reminders())
         self.calls = 0
 
     def call(self, hook: str, body: Mapping[str, Any], now: datetime) -> list[tuple[str, str, str | None]]:

@@ -71,7 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     memory = None
     if flag(app.config["CARD_MEMORY"], "CARD_MEMORY", empty_is_off=False):
         memory = settings_from_config(app.config, memory_secret(str(app.config["MEMORY_KEY"] or ""), data_dir),
-                                      (r.id for r in knowledge.rules.values() if r.routine))
+                                      knowledge.reminders())
     app.extensions[EXTENSION_KEY] = Runtime(knowledge, terminology, Validators.load(), storage, memory,
                                             BodyAllowance(int(app.config["REQUEST_BYTES_IN_FLIGHT"])))
     app.extensions[AUTH_KEY] = auth = build_authenticator(app.config, data_dir, storage)

@@ -422,8 +422,7 @@ def dry_run(export: Path, memory: str) -> None:
         state = runtime()
         settings = state.memory
         if memory == "on" and settings is None:
-            settings = settings_from_config(app.config, b"dry-run",
-                                            (r.id for r in state.knowledge.rules.values() if r.routine))
+            settings = settings_from_config(app.config, b"dry-run", state.knowledge.reminders())
         if memory == "off":
             settings = None
         contacts, shown = replay(read_export(export), state.knowledge, state.terminology, settings)

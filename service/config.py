@@ -102,9 +102,10 @@ DEFAULTS: dict[str, Any] = {
     "MEMORY_KEY": "",
     # A consultation without the EHR's encounterId: the same client and patient within this many hours.
     "CONSULTATION_HOURS": 4,
-    # Chart-open reminders (cards marked routine) are not repeated within this many days with unchanged facts.
+    # Chart-open reminders (cards marked routine) are not repeated within this many days with unchanged facts,
+    # unless the card gives its own interval (reminder_days: the annual review, 91).
     "REMINDER_INTERVAL_DAYS": 28,
-    # Per-rule intervals for some reminders, overriding REMINDER_INTERVAL_DAYS: {"FU-ANNUAL-REVIEW": 91}.
+    # A site's per-rule intervals, overriding both the above and a card's own: {"REF-EXERCISE-THERAPY": 56}.
     "REMINDER_INTERVAL_DAYS_BY_RULE": {},
 }
 

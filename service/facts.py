@@ -79,6 +79,7 @@ class _Draft:
     strength: list[Measurement] = field(default_factory=list)
     pain: list[Measurement] = field(default_factory=list)
     medications: list[Medication] = field(default_factory=list)
+    ended_medications: list[Medication] = field(default_factory=list)
     care: list[CareEvent] = field(default_factory=list)
     #: ``Type/id`` → concepts asserted present by that resource (for reasonReference).
     referable: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -336,11 +337,10 @@ def _medication_request(model: Any, out: _Draft, now: datetime, unresolved: list
     authored = fhir.to_datetime(model.authoredOn)
     if reasons & EPISODE_CONCEPTS:
         out.active(authored)  # a prescription for back pain, even one completed since, is back-pain documentation
-    if model.status not in MEDICATION_ACTIVE:
-        return
     concepts, display = _medicine_of(model, out, unresolved)
     if concepts:
-        out.medications.append(Medication(concepts, authored, _ref(model), display, reasons))
+        medication = Medication(concepts, authored, _ref(model), display, reasons)
+        (out.medications if model.status in MEDICATION_ACTIVE else out.ended_medications).append(medication)
 
 
 def _draft_entries(context: Mapping[str, Any]) -> list[Any]:
@@ -497,6 +497,7 @@ def build_record(
         strength=tuple(sorted(out.strength, key=lambda m: m.when or now)),
         pain=tuple(sorted(out.pain, key=lambda m: m.when or now)),
         medications=tuple(out.medications),
+        ended_medications=tuple(out.ended_medications),
         care=tuple(out.care),
         draft_orders=tuple(orders),
         unreadable_orders=tuple(out.unreadable),

@@ -69,6 +69,12 @@ class RuleCard:
         return bool(self.data.get("routine", False))
 
     @property
+    def reminder_days(self) -> float | None:
+        """A reminder's own interval before it is shown again with the same facts (``None``: the global one)."""
+        days = self.data.get("reminder_days")
+        return None if days is None else float(days)
+
+    @property
     def source(self) -> Mapping[str, Any]:
         source: Mapping[str, Any] = self.data["source"]
         return source
@@ -94,6 +100,10 @@ class KnowledgeBase:
         """Rules that apply to ``hook``, most urgent first, then by priority and id."""
         rules = [r for r in self.rules.values() if hook in r.hooks]
         return sorted(rules, key=lambda r: (INDICATOR_RANK[r.indicator], r.priority, r.id))
+
+    def reminders(self) -> dict[str, float | None]:
+        """Reminder (routine) rules and each card's own interval (``None``: the global one), for the card memory."""
+        return {r.id: r.reminder_days for r in self.rules.values() if r.routine}
 
     def label(self, concept: str, lang: str) -> str | None:
         entry = self.labels.get(concept)
@@ -178,6 +188,8 @@ def load_knowledge(
         unknown_refs = sorted(set(_text_refs(data)) - set(sentences))
         if unknown_refs:
             raise KnowledgeError(f"{path.name}: /texts: unknown sentence(s) {unknown_refs} in _meta/sentences.json")
+        if "reminder_days" in data and not data.get("routine"):
+            raise KnowledgeError(f"{path.name}: /reminder_days: only a routine card (a reminder) has an interval")
         if rule_id not in REGISTRY:
             raise KnowledgeError(f"{path.name}: no rule logic is registered for '{rule_id}'")
         params = {**shared, **data.get("params", {})}

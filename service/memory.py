@@ -11,7 +11,8 @@ benchmark), with a store shared by every worker and replica (:mod:`service.stora
 - **Other cards** are treated like critical ones: once per consultation (same rule, same facts).
 - **Reminders** (cards marked ``routine``: annual review, exercise, analgesic review, closer
   follow-up, sick leave, back-medicine assessment): not repeated for the same patient within
-  ``REMINDER_INTERVAL_DAYS`` (or the rule's own ``REMINDER_INTERVAL_DAYS_BY_RULE``) unless the
+  ``REMINDER_INTERVAL_DAYS`` (or the card's own ``reminder_days``, or the site's
+  ``REMINDER_INTERVAL_DAYS_BY_RULE``) unless the
   facts they used changed. When the record shows the step
   was taken, the rule itself is silent (that is in the rules, not here).
 
@@ -33,7 +34,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -60,16 +61,22 @@ class MemorySettings:
     secret: bytes
     consultation_hours: float = 4.0
     reminder_interval_days: float = 28.0
-    #: Rule id → days, for reminders whose own rhythm differs (a yearly review, say): a site's choice.
+    #: Rule id → days, for reminders whose own rhythm differs (a yearly review): the card's, or a site's choice.
     reminder_days_by_rule: Mapping[str, float] = field(default_factory=dict)
 
     def reminder_days(self, rule_id: str) -> float:
         return self.reminder_days_by_rule.get(rule_id, self.reminder_interval_days)
 
 
-def settings_from_config(config: Mapping[str, Any], secret: bytes, routine_rules: Iterable[str]) -> MemorySettings:
-    """The memory's settings from the app's configuration; a per-rule interval for a rule that is not a
-    reminder, or that is not a positive number of days, stops start-up (ValueError) instead of being ignored."""
+def settings_from_config(config: Mapping[str, Any], secret: bytes,
+                         reminders: Mapping[str, float | None]) -> MemorySettings:
+    """The memory's settings from the app's configuration and the reminder cards.
+
+    ``reminders`` maps each reminder (routine) rule to its card's own interval (``reminder_days``,
+    a yearly review's rhythm) or ``None`` for the global one; a site's ``REMINDER_INTERVAL_DAYS_BY_RULE``
+    overrides both. A per-rule interval for a rule that is not a reminder, or that is not a positive
+    number of days, stops start-up (ValueError) instead of being ignored.
+    """
     raw = config.get("REMINDER_INTERVAL_DAYS_BY_RULE") or {}
     if isinstance(raw, str):
         try:
@@ -78,8 +85,7 @@ def settings_from_config(config: Mapping[str, Any], secret: bytes, routine_rules
             raise ValueError(f"REMINDER_INTERVAL_DAYS_BY_RULE: not JSON ({exc})") from exc
     if not isinstance(raw, Mapping):
         raise ValueError("REMINDER_INTERVAL_DAYS_BY_RULE: a JSON object of rule id → days")
-    reminders = set(routine_rules)
-    by_rule: dict[str, float] = {}
+    by_rule: dict[str, float] = {rule_id: float(days) for rule_id, days in reminders.items() if days is not None}
     for rule_id, days in raw.items():
         if rule_id not in reminders:
             raise ValueError(f"REMINDER_INTERVAL_DAYS_BY_RULE: {rule_id!r} is not a reminder (routine) rule; "

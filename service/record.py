@@ -29,9 +29,10 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from .concepts import Concept
+from .concepts import EPISODE_CONCEPTS, Concept
 
-OnsetBasis = Literal["onsetDateTime", "onsetPeriod.start", "recordedDate", "order-reason", "resumed", "unknown"]
+OnsetBasis = Literal["onsetDateTime", "onsetPeriod.start", "recordedDate", "order-reason", "resumed", "chronic-code",
+                     "unknown"]
 Precision = Literal["year", "month", "day", "instant"]
 Certainty = Literal["confirmed", "suspected"]
 
@@ -252,6 +253,8 @@ class PatientRecord:
     strength: tuple[Measurement, ...] = ()
     pain: tuple[Measurement, ...] = ()
     medications: tuple[Medication, ...] = ()
+    #: Prescriptions that ended (completed, stopped): what was tried, not what is taken now.
+    ended_medications: tuple[Medication, ...] = ()
     care: tuple[CareEvent, ...] = ()
     draft_orders: tuple[DraftOrder, ...] = ()
     #: Draft orders that could not be read, so no rule could check them.
@@ -456,6 +459,19 @@ class PatientRecord:
     def medications_of(self, concepts: Iterable[str]) -> list[Medication]:
         wanted = frozenset(concepts)
         return [m for m in self.medications if m.concepts & wanted]
+
+    def tried_in_episode(self, concepts: Iterable[str]) -> list[Medication]:
+        """Prescriptions of ``concepts`` in this episode before now, active or ended, oldest first.
+
+        Not one whose reason names something else, nor (start known) one older than the episode.
+        """
+        wanted = frozenset(concepts)
+        start = self.episode_start()
+        tried = [m for m in (*self.medications, *self.ended_medications)
+                 if m.concepts & wanted and m.authored is not None and m.authored < self.now
+                 and (start is None or m.authored >= start)
+                 and (not m.reasons or bool(m.reasons & EPISODE_CONCEPTS))]
+        return sorted(tried, key=lambda m: m.authored or self.now)
 
     def orders_of(self, concepts: Iterable[str]) -> list[DraftOrder]:
         wanted = frozenset(concepts)

@@ -86,8 +86,10 @@ def care(*concepts: str, days: float = 7, status: str | None = "completed") -> C
     return CareEvent(frozenset(concepts), ago(days=days), f"ServiceRequest/{concepts[0]}", status)
 
 
-def medication(*concepts: str, days: float = 7, display: str | None = None) -> Medication:
-    return Medication(frozenset(concepts), ago(days=days), f"MedicationRequest/{concepts[0]}", display)
+def medication(*concepts: str, days: float = 7, display: str | None = None,
+               reasons: Iterable[str] = ()) -> Medication:
+    return Medication(frozenset(concepts), ago(days=days), f"MedicationRequest/{concepts[0]}", display,
+                      frozenset(reasons))
 
 
 def order(
@@ -121,6 +123,8 @@ def record(
     orders: Iterable[DraftOrder] = (),
     unavailable: Iterable[str] = (),
     sex: str | None = None,
+    ended_medications: Iterable[Medication] = (),
+    contacts: Iterable[datetime] = (),
 ) -> PatientRecord:
     """A patient aged ``age`` today with the given clinical facts."""
     by_concept: dict[str, list[Assertion]] = {}
@@ -138,8 +142,10 @@ def record(
         strength=tuple(strength),
         pain=tuple(pain),
         medications=tuple(medications),
+        ended_medications=tuple(ended_medications),
         care=tuple(care),
         draft_orders=tuple(orders),
         unavailable=frozenset(unavailable),
         validity=VALIDITY,
+        contacts=tuple(sorted(contacts)),
     )

@@ -11,11 +11,14 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from service import create_app
 from service.engine import IssuedCard
 from service.memory import DictMemory, MemorySettings, decide
 from tests.hookreq import SNOMED, condition, days_ago, finding, full_prefetch, hook_request, imaging_order
 
+ROOT = Path(__file__).resolve().parent.parent
 AMB = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"}
 EXPLAIN = {"extension": {"lbp-cds-explain": True}}
 
@@ -110,7 +113,8 @@ def test_reminder_not_repeated_within_the_interval_unless_facts_change(tmp_path)
     repeat = call(client, "lbp-patient-view", _with_encounter(chronic(), "e2"))  # another consultation
     assert "FU-ANNUAL-REVIEW" not in rules(repeat)
     trace = {e["rule"]: e for e in repeat["extension"]["lbp-cds-trace"]}
-    assert "reminder already shown within 28 days" in trace["FU-ANNUAL-REVIEW"]["suppressed"]
+    # The yearly review's card gives its own rhythm (reminder_days 91): not offered again within a quarter.
+    assert "reminder already shown within 91 days" in trace["FU-ANNUAL-REVIEW"]["suppressed"]
     # The facts changed (an old review documented): a new card.
     old_review = {"resourceType": "Encounter", "id": "ar-1", "status": "finished", "class": AMB,
                   "type": [{"coding": [{"system": "https://lbp-cds.org/fhir/CodeSystem/lbp-concepts",
@@ -233,7 +237,7 @@ def test_a_site_may_give_one_reminder_its_own_interval():
 
     config = {"CONSULTATION_HOURS": 4, "REMINDER_INTERVAL_DAYS": 28,
               "REMINDER_INTERVAL_DAYS_BY_RULE": '{"FU-ANNUAL-REVIEW": 91}'}
-    settings = settings_from_config(config, b"k" * 32, ["FU-ANNUAL-REVIEW", "REF-EXERCISE-THERAPY"])
+    settings = settings_from_config(config, b"k" * 32, {"FU-ANNUAL-REVIEW": None, "REF-EXERCISE-THERAPY": None})
     review = IssuedCard("u1", "FU-ANNUAL-REVIEW", "1", indicator="info", routine=True, facts_fingerprint="f")
     exercise = IssuedCard("u2", "REF-EXERCISE-THERAPY", "1", indicator="info", routine=True, facts_fingerprint="g")
     store, day = DictMemory(), 86400.0
@@ -248,6 +252,37 @@ def test_a_site_may_give_one_reminder_its_own_interval():
     hidden = decide([review], hook="patient-view", client_iss="iss", patient_id="p1", encounter_id="x",
                     store=store, settings=settings, now=92 * day)
     assert "within 91 days" in hidden[0].reason
+
+
+def test_the_annual_review_card_brings_its_own_interval_and_a_site_may_change_it():
+    """A yearly review offered every 28 days is noise; its card says 91, a site's setting wins over both."""
+    from service.config import DEFAULTS
+    from service.knowledge import load_knowledge
+    from service.memory import settings_from_config
+
+    kb = load_knowledge(ROOT / "cards")
+    reminders = kb.reminders()
+    assert reminders["FU-ANNUAL-REVIEW"] == 91 and reminders["REF-EXERCISE-THERAPY"] is None
+    shipped = settings_from_config(DEFAULTS, b"k" * 32, reminders)
+    assert (shipped.reminder_days("FU-ANNUAL-REVIEW"), shipped.reminder_days("REF-EXERCISE-THERAPY")) == (91, 28)
+    site = settings_from_config({**DEFAULTS, "REMINDER_INTERVAL_DAYS_BY_RULE": {"FU-ANNUAL-REVIEW": 28}},
+                                b"k" * 32, reminders)
+    assert site.reminder_days("FU-ANNUAL-REVIEW") == 28
+
+
+def test_a_reminder_interval_on_a_card_that_is_no_reminder_stops_loading(tmp_path):
+    import json
+    import shutil
+
+    from service.knowledge import KnowledgeError, load_knowledge
+
+    cards = tmp_path / "cards"
+    shutil.copytree(ROOT / "cards", cards)
+    path = cards / "RF-CAUDA-EQUINA.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, "reminder_days": 7}), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="only a routine card"):
+        load_knowledge(cards)
 
 
 def test_a_per_rule_interval_for_a_rule_that_is_no_reminder_stops_start_up(tmp_path):

@@ -9,7 +9,7 @@ range is (:attr:`Duration.weeks_max`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..concepts import CONSERVATIVE_TREATMENT_CONCEPTS, EPISODE_CONCEPTS, Concept
@@ -74,22 +74,41 @@ class Duration:
             notes = ("onset_from_period",)
         elif basis == "resumed":
             notes = ("onset_resumed",)
-
+        elif basis == "chronic-code":
+            notes = ("onset_chronic_code",)
         elif basis == "order-reason":
             notes = ("episode_from_order_reason", "onset_unknown")
         elif basis == "unknown":
             notes = ("onset_unknown",)
-        if self.is_range and basis != "resumed":
+        if self.is_range and basis not in ("resumed", "chronic-code"):
             notes += ("onset_partial",)
         return notes
+
+
+#: DSAM L100: chronic low back pain has lasted over three months. A chronic code says so, whatever
+#: onset date the EHR put on it (often the day it was coded).
+CHRONIC_CODE_MIN_DAYS = 91
 
 
 def back_pain_duration(record: PatientRecord, concepts: frozenset[str] = EPISODE_CONCEPTS) -> Duration:
     """Duration since the earliest known onset among open episodes of ``concepts``.
 
     With episodes but no onset anywhere, the duration is unknown (``days`` None) and the
-    episode is still returned so the card can say why.
+    episode is still returned so the card can say why. An open chronic-pain code makes it at
+    least three months (``onset_basis`` ``"chronic-code"``): never "too early" for chronic pain.
     """
+    recorded = _recorded_duration(record, concepts)
+    low = recorded.days if recorded.days_min is None else recorded.days_min
+    if low is not None and low >= CHRONIC_CODE_MIN_DAYS:
+        return recorded
+    chronic = [e for e in record.episodes_of([Concept.CHRONIC_LOW_BACK_PAIN]) if e.concepts & concepts]
+    if not chronic:
+        return recorded
+    episode = recorded.episode if recorded.episode is not None and recorded.episode.onset is not None else chronic[0]
+    return Duration(replace(episode, onset_basis="chronic-code", onset_latest=None), None, CHRONIC_CODE_MIN_DAYS)
+
+
+def _recorded_duration(record: PatientRecord, concepts: frozenset[str]) -> Duration:
     dated = record.earliest_onset(concepts)
     if dated is not None and dated.onset is not None and dated.onset_basis == "resumed":
         # Documented since then, begun when unknown: "at least", never "under".

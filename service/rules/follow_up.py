@@ -7,7 +7,7 @@ silent when the record shows the step is already planned or done.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..concepts import ANALGESIC_CONCEPTS, EPISODE_CONCEPTS, Concept
 from ..record import PatientRecord
@@ -61,21 +61,36 @@ def closer_follow_up(record: PatientRecord, params: Params) -> Iterator[Finding]
     yield Finding("FU-CLOSER-FOLLOW-UP", facts=facts, variant=variant, suggestions=("plan-follow-up",))
 
 
+def _reviewed_since(record: PatientRecord, prescribed: datetime) -> bool:
+    """A review after ``prescribed``: a follow-up or annual review, or another back-pain contact.
+
+    The contact must be on an earlier day than now: today's consultation is the one the card
+    asks to be the review.
+    """
+    if any(e.when is not None and prescribed < e.when <= record.now
+           for e in record.care_of([Concept.FOLLOW_UP, Concept.ANNUAL_REVIEW])):
+        return True
+    return any(prescribed < t <= record.now - timedelta(days=1) for t in record.contacts)
+
+
 @rule("FU-ANALGESIC-REVIEW")
 def analgesic_review(record: PatientRecord, params: Params) -> Iterator[Finding]:
     if not record.episodes_of(EPISODE_CONCEPTS):
         return
     review_days = 7 * int(params["review_weeks"])
-    follow_ups = [e.when for e in record.care_of([Concept.FOLLOW_UP, Concept.ANNUAL_REVIEW]) if e.when]
+    start = record.episode_start()
     for medication in record.medications_of(ANALGESIC_CONCEPTS):
         if medication.authored is None:
             continue
-        if medication.reasons and not medication.reasons & EPISODE_CONCEPTS:
-            continue  # prescribed for something else (knee osteoarthritis, say): not a back-pain medicine
+        if medication.reasons:
+            if not medication.reasons & EPISODE_CONCEPTS:
+                continue  # prescribed for something else (knee osteoarthritis, say): not a back-pain medicine
+        elif start is not None and medication.authored < start:
+            continue  # no reason given, and older than this episode: it was not prescribed for this pain
         days = (record.now - medication.authored).days
         if days < review_days:
             continue
-        if any(medication.authored < when <= record.now for when in follow_ups):
+        if _reviewed_since(record, medication.authored):
             continue
         kind = next(c for c in (Concept.OPIOID, Concept.GABAPENTINOID, Concept.BENZODIAZEPINE,
                                 Concept.MUSCLE_RELAXANT, Concept.NSAID, Concept.PARACETAMOL)

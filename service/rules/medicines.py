@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from ..concepts import EPISODE_CONCEPTS, Concept
 from ..record import DraftOrder, PatientRecord
 from .base import Finding, Params, rule
+from .common import back_pain_duration
 
 NSAID_RISKS = (Concept.GI_RISK, Concept.CARDIOVASCULAR_DISEASE, Concept.KIDNEY_DISEASE, Concept.PREGNANCY)
 
@@ -53,12 +54,30 @@ _simple("MED-BENZODIAZEPINE", Concept.BENZODIAZEPINE)
 
 @rule("MED-PARACETAMOL-MONOTHERAPY")
 def paracetamol_monotherapy(record: PatientRecord, params: Params) -> Iterator[Finding]:
-    """Paracetamol ordered with no NSAID active or ordered alongside."""
+    """Paracetamol ordered again in this episode, alone, for pain that may still be acute.
+
+    DSAM names paracetamol the first choice, short and as needed (L606, L585), and its evidence
+    box finds no clinically relevant effect and advises against monotherapy, with "no effect →
+    stop, not titrate up" (L609, L614). Read together: the first try gets no card; paracetamol
+    ordered again, with no NSAID, does (``first_prescription`` true: the first one too). The box
+    speaks of acute pain, up to three months in DSAM (L99): pain certainly longer, or coded
+    chronic, gets no card (the annual review reviews its medicines, L672-L676).
+    """
     if record.medications_of([Concept.NSAID]) or record.orders_of([Concept.NSAID]):
         return
+    weeks = back_pain_duration(record).whole_weeks
+    if record.episodes_of([Concept.CHRONIC_LOW_BACK_PAIN]) or (
+            weeks is not None and weeks >= int(params["chronic_weeks"])):
+        return
+    tried = record.tried_in_episode([Concept.PARACETAMOL])
+    if not tried and not params["first_prescription"]:
+        return
     for order in _drafts(record, Concept.PARACETAMOL):
-        yield Finding("MED-PARACETAMOL-MONOTHERAPY", facts={"medicine": order.display or Concept.PARACETAMOL},
-                      order_ref=order.ref)
+        facts: dict[str, object] = {"medicine": order.display or Concept.PARACETAMOL}
+        if tried:
+            facts["since"] = tried[0].authored
+        yield Finding("MED-PARACETAMOL-MONOTHERAPY", facts=facts, order_ref=order.ref,
+                      variant=None if tried else "first")
 
 
 @rule("MED-NSAID-CAUTION")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import care, episode, fact, medication, pain, record
+from tests.factories import ago, care, episode, fact, medication, pain, record
 from tests.rules.helpers import cards, fires
 
 LBP = episode("low-back-pain", weeks=3)
@@ -23,10 +23,11 @@ LBP = episode("low-back-pain", weeks=3)
         (record(episodes=[LBP], facts=[fact("yellow-flag", False)]), False),
         (record(episodes=[LBP], facts=[fact("yellow-flag")], care=[care("follow-up-consultation", days=-10)]), False),
         (record(episodes=[episode("low-back-pain", weeks=20)], facts=[fact("yellow-flag")]), False),
+        (record(episodes=[episode("chronic-low-back-pain", weeks=1)], facts=[fact("yellow-flag")]), False),
     ],
     ids=["nerve-root", "yellow-flag", "blue-flag", "marked-limitation", "no-improvement-5w",
          "no-improvement-3w-too-early", "uncomplicated", "yellow-flag-checked-absent", "follow-up-already-planned",
-         "chronic-pain-goes-to-annual-review"],
+         "chronic-pain-goes-to-annual-review", "chronic-code-dated-last-week-too"],
 )
 def test_closer_follow_up(rec, expected):
     assert fires("FU-CLOSER-FOLLOW-UP", rec) is expected
@@ -46,8 +47,29 @@ def test_closer_follow_up_shows_a_high_pain_score_and_offers_a_booking():
     ids=["3w6d", "4w", "reviewed-since", "follow-up-before-the-prescription"],
 )
 def test_analgesic_review(days, care_events, expected):
-    rec = record(episodes=[LBP], medications=[medication("opioid", days=days, display="Oxycodon")], care=care_events)
+    rec = record(episodes=[episode("low-back-pain", weeks=10)],
+                 medications=[medication("opioid", days=days, display="Oxycodon")], care=care_events)
     assert fires("FU-ANALGESIC-REVIEW", rec) is expected
+
+
+def test_a_later_back_pain_contact_is_the_analgesic_review_but_not_todays():
+    """DSAM L614 asks for a follow-up; most records show it as another contact for back pain."""
+    ten_weeks = episode("low-back-pain", weeks=10)
+    opioid = medication("opioid", days=40, display="Oxycodon")
+    assert not fires("FU-ANALGESIC-REVIEW", record(episodes=[ten_weeks], medications=[opioid],
+                                                   contacts=[ago(days=20), ago(hours=1)]))
+    assert fires("FU-ANALGESIC-REVIEW", record(episodes=[ten_weeks], medications=[opioid],
+                                               contacts=[ago(days=45), ago(hours=1)]))  # before it, and today
+
+
+def test_an_analgesic_older_than_the_episode_and_without_a_reason_is_not_reviewed_as_a_back_pain_medicine():
+    """Knee osteoarthritis' paracetamol, prescribed before this back pain began, is not this episode's medicine."""
+    older = medication("paracetamol", days=120)
+    assert not fires("FU-ANALGESIC-REVIEW", record(episodes=[episode("low-back-pain", weeks=6)], medications=[older]))
+    for_back = medication("paracetamol", days=120, reasons=["low-back-pain"])
+    assert fires("FU-ANALGESIC-REVIEW", record(episodes=[episode("low-back-pain", weeks=6)], medications=[for_back]))
+    unknown_onset = episode("low-back-pain", weeks=None)
+    assert fires("FU-ANALGESIC-REVIEW", record(episodes=[unknown_onset], medications=[older]))
 
 
 @pytest.mark.parametrize(

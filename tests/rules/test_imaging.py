@@ -175,3 +175,15 @@ def test_shared_params_reach_every_imaging_rule():
 )
 def test_recent_trauma_and_systemic_symptoms_make_imaging_reasonable(facts, expected):
     assert speaking(record(episodes=[lbp(2)], orders=[MRI], facts=facts)) == expected
+
+
+def test_a_chronic_code_is_never_too_early_whatever_onset_the_ehr_put_on_it():
+    """DSAM L100: chronic pain has lasted over 3 months. Danish EHRs often date the code the day it was coded."""
+    coded_today = episode("chronic-low-back-pain", weeks=0)
+    sciatica = episode("nerve-root-involvement", weeks=2, source="Condition/l86")
+    rec = record(episodes=[coded_today, sciatica], orders=[MRI], facts=[fact("straight-leg-raise-positive")])
+    warnings = [f for rule in ("IMG-NERVE-ROOT-EARLY", "IMG-NOT-INDICATED") for f in run(rule, rec)
+                if f.indicator != "info" and "remove-order" in f.suggestions]
+    assert warnings == []
+    (card,) = cards("IMG-NERVE-ROOT-EARLY", rec)  # it may still say what is not documented, as information
+    assert "mindst 3 måneder" in card["da"]["detail"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.facts import OTHER_REASON
 from tests.factories import episode, fact, medication, order, record
 from tests.rules.helpers import cards, fires
 
@@ -38,12 +39,50 @@ def test_gabapentinoid_card_mentions_the_guidelines_own_exception():
     assert "neuropatisk" in card["da"]["detail"]
 
 
-def test_paracetamol_alone_but_not_with_an_nsaid():
-    assert fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], orders=[drug("paracetamol")]))
+def test_the_first_paracetamol_of_an_episode_gets_no_card_it_is_dsams_first_choice():
+    """DSAM L606/L585: paracetamol first, short and as needed; the card is for what comes after."""
+    assert not fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], orders=[drug("paracetamol")]))
+    # A site that wants the evidence box at every first prescription (the card's former behaviour).
+    (card,) = cards("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], orders=[drug("paracetamol")]),
+                    first_prescription=True)
+    assert "monoterapi" in card["da"]["summary"] and "førstevalg" in card["da"]["detail"]
+
+
+def test_paracetamol_again_in_this_episode_without_an_nsaid_gets_the_stepwise_advice():
+    tried = medication("paracetamol", days=10)
+    (card,) = cards("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], medications=[tried],
+                                                          orders=[drug("paracetamol", display="Pamol 500 mg")]))
+    assert card["da"]["summary"].startswith("Pamol 500 mg igen")
+    assert "NSAID" in card["da"]["summary"] and "ikke optitrering" in card["da"]["detail"]
+    assert "consider an NSAID, or stop" in card["en"]["summary"]
+    # A course that has ended counts as tried too.
+    assert fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], ended_medications=[tried],
+                                                       orders=[drug("paracetamol")]))
+    # An NSAID alongside, ordered or taken, is the next step already.
     both = [drug("paracetamol"), drug("nsaid", ref="MedicationRequest/m-2")]
-    assert not fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], orders=both))
+    assert not fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], medications=[tried], orders=both))
     assert not fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], orders=[drug("paracetamol")],
-                                                           medications=[medication("nsaid")]))
+                                                           medications=[tried, medication("nsaid")]))
+
+
+def test_paracetamol_from_before_this_episode_or_for_something_else_is_not_a_try_for_this_pain():
+    before = medication("paracetamol", days=30)  # the episode began 14 days ago
+    for_knee = medication("paracetamol", days=10, reasons=[OTHER_REASON])
+    for earlier in (before, for_knee):
+        assert not fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[LBP], medications=[earlier],
+                                                               orders=[drug("paracetamol")]))
+
+
+def test_paracetamol_card_keeps_to_acute_pain_as_dsams_evidence_box_does():
+    tried = medication("paracetamol", days=10)
+    long_pain = episode("low-back-pain", weeks=20)
+    chronic = episode("chronic-low-back-pain", weeks=2)
+    for ep in (long_pain, chronic):
+        assert not fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[ep], medications=[tried],
+                                                               orders=[drug("paracetamol")]))
+    # Twelve weeks is still acute in DSAM (up to three months, L99).
+    assert fires("MED-PARACETAMOL-MONOTHERAPY", record(episodes=[episode("low-back-pain", weeks=12)],
+                                                       medications=[tried], orders=[drug("paracetamol")]))
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,10 @@ PHYSIO = order("physiotherapy", ref="ServiceRequest/pt-1")
         (record(episodes=[episode("low-back-pain", weeks=6)], orders=[PHYSIO]), False),
         (record(episodes=[episode(NERVE, weeks=2)], orders=[PHYSIO]), False),
         (record(episodes=[episode("low-back-pain", weeks=None)], orders=[PHYSIO]), False),
+        # Coded chronic the day it was coded: over 3 months by DSAM's definition (L100), never "acute".
+        (record(episodes=[episode("chronic-low-back-pain", weeks=0)], orders=[PHYSIO]), False),
     ],
-    ids=["5w6d-non-specific", "6w", "nerve-root", "onset-unknown"],
+    ids=["5w6d-non-specific", "6w", "nerve-root", "onset-unknown", "chronic-code-dated-today"],
 )
 def test_physiotherapy_in_the_acute_phase(rec, expected):
     assert fires("REF-PHYSIO-ACUTE", rec) is expected
