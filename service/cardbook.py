@@ -62,6 +62,7 @@ SAMPLE_FOR: Mapping[tuple[str, str | None], Mapping[str, Any]] = {
     ("REF-ACUPUNCTURE", None): {"weeks": 4}, ("RF-ACUTE-PARESIS", "diagnosis_and_grade"): {"grade": 3},
     ("RF-PROGRESSIVE-DEFICIT", "grades"): {"earlier_grade": 5},
     ("MED-PARACETAMOL-MONOTHERAPY", None): {"medicine": "Panodil 500 mg"},
+    ("MED-PARACETAMOL-MONOTHERAPY", "first"): {"medicine": "Panodil 500 mg"},
     ("MED-NSAID-CAUTION", None): {"medicine": "Ibuprofen 400 mg"},
     ("MED-NSAID-CAUTION", "age_only"): {"medicine": "Ibuprofen 400 mg"},
     ("MED-NSAID-CAUTION", "age_and_risks"): {"medicine": "Ibuprofen 400 mg"},

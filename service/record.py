@@ -55,6 +55,13 @@ class Span:
 
 
 @dataclass(frozen=True)
+class AtLeast:
+    """A whole number known only from below (weeks of pain coded chronic: at least 13)."""
+
+    low: int
+
+
+@dataclass(frozen=True)
 class Assertion:
     """One dated statement about a concept: present (``True``) or checked and absent (``False``).
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .knowledge import KnowledgeBase, RuleCard
-from .record import PartialDate, PatientRecord, Span
+from .record import AtLeast, PartialDate, PatientRecord, Span
 from .rules.base import Finding
 from .wording import CardFormatter, expand, sentence_refs
 
@@ -72,6 +72,8 @@ class Renderer:
             return self.partial(value)
         if isinstance(value, Span):
             return f"{value.low}–{value.high}"
+        if isinstance(value, AtLeast):
+            return f"≥ {value.low}"
         if isinstance(value, (list, tuple, set, frozenset)):
             return self.join([self.value(v, markdown) for v in value])
         if isinstance(value, float):

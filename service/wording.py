@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .record import Span
+from .record import AtLeast, Span
 
 SENTENCE_REF = re.compile(r"\[\[([a-z0-9-]+)\]\]")
 #: Weeks up to this many are said in weeks; longer durations in months, from 24 months in years.
@@ -44,8 +44,11 @@ def _round(value: float) -> int:
     return int(value + 0.5)
 
 
-def duration(weeks: int | Span, units: Mapping[str, Any]) -> str:
-    """Weeks as a GP says them: "3 uger", "7–11 uger", "4 måneder", "2 år"; 0 weeks as "under 1 uge"."""
+def duration(weeks: int | Span | AtLeast, units: Mapping[str, Any]) -> str:
+    """Weeks as a GP says them: "3 uger", "7–11 uger", "4 måneder", "2 år"; 0 weeks as "under 1 uge";
+    a lower bound as "mindst 3 måneder"."""
+    if isinstance(weeks, AtLeast):
+        return str(units["at_least"]).format(duration(weeks.low, units))
     low, high = (weeks.low, weeks.high) if isinstance(weeks, Span) else (int(weeks), int(weeks))
     if high < 1:
         return str(units["under_a_week"])

@@ -16,7 +16,7 @@ import pytest
 
 from service.cardbook import body, render_all, words
 from service.knowledge import load_knowledge
-from service.record import Span
+from service.record import AtLeast, Span
 from service.render import TEXT_FIELDS
 from service.wording import SENTENCE_REF, duration, placeholders, sentence_refs
 
@@ -187,7 +187,7 @@ def test_every_library_sentence_is_used_and_cites_its_lines():
     [(0, "under 1 uge", "under 1 week"), (1, "1 uge", "1 week"), (3, "3 uger", "3 weeks"), (12, "12 uger", "12 weeks"),
      (13, "3 måneder", "3 months"), (16, "4 måneder", "4 months"), (104, "2 år", "2 years"),
      (156, "3 år", "3 years"), (Span(7, 11), "7–11 uger", "7–11 weeks"), (Span(11, 15), "3 måneder", "3 months"),
-     (Span(14, 22), "3–5 måneder", "3–5 months")],
+     (Span(14, 22), "3–5 måneder", "3–5 months"), (AtLeast(13), "mindst 3 måneder", "at least 3 months")],
 )
 def test_durations_read_as_a_gp_says_them(weeks, da, en):
     assert duration(weeks, KB.common["da"]["units"]) == da

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..concepts import CONSERVATIVE_TREATMENT_CONCEPTS, EPISODE_CONCEPTS, Concept
-from ..record import CareEvent, Episode, Measurement, PartialDate, PatientRecord, Span
+from ..record import AtLeast, CareEvent, Episode, Measurement, PartialDate, PatientRecord, Span
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,13 @@ class Duration:
         return self.whole_weeks != self.weeks_max
 
     @property
-    def weeks(self) -> int | Span | None:
-        """The duration in weeks as a card should state it: a number, or a range ("6–10")."""
+    def weeks(self) -> int | Span | AtLeast | None:
+        """The duration in weeks as a card should state it: a number, a range ("6–10"), or "at least"."""
         low, high = self.whole_weeks, self.weeks_max
         if low is None:
             return None
+        if self.episode is not None and self.episode.onset_basis == "chronic-code":
+            return AtLeast(low)
         if high is None:
             return low  # only a lower bound (documentation resumed after a gap): the note says so
         return low if low == high else Span(low, high)
