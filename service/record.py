@@ -467,17 +467,21 @@ class PatientRecord:
         wanted = frozenset(concepts)
         return [m for m in self.medications if m.concepts & wanted]
 
-    def tried_in_episode(self, concepts: Iterable[str]) -> list[Medication]:
-        """Prescriptions of ``concepts`` in this episode before now, active or ended, oldest first.
+    def for_back_pain(self, medication: Medication) -> bool:
+        """Whether a prescription is a back-pain medicine: its reason says so, or it gives none and
+        is not older than this episode (knee osteoarthritis' paracetamol since June is not)."""
+        if medication.reasons:
+            return bool(medication.reasons & EPISODE_CONCEPTS)
+        start = self.episode_start()
+        return start is None or medication.authored is None or medication.authored >= start
 
-        Not one whose reason names something else, nor (start known) one older than the episode.
-        """
+    def tried_in_episode(self, concepts: Iterable[str]) -> list[Medication]:
+        """Back-pain prescriptions of ``concepts`` made in this episode before now, active or ended, oldest first."""
         wanted = frozenset(concepts)
         start = self.episode_start()
         tried = [m for m in (*self.medications, *self.ended_medications)
                  if m.concepts & wanted and m.authored is not None and m.authored < self.now
-                 and (start is None or m.authored >= start)
-                 and (not m.reasons or bool(m.reasons & EPISODE_CONCEPTS))]
+                 and (start is None or m.authored >= start) and self.for_back_pain(m)]
         return sorted(tried, key=lambda m: m.authored or self.now)
 
     def orders_of(self, concepts: Iterable[str]) -> list[DraftOrder]:

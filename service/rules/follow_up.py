@@ -64,8 +64,8 @@ def closer_follow_up(record: PatientRecord, params: Params) -> Iterator[Finding]
 def _reviewed_since(record: PatientRecord, prescribed: datetime) -> bool:
     """A review after ``prescribed``: a follow-up or annual review, or another back-pain contact.
 
-    The contact must be on an earlier day than now: today's consultation is the one the card
-    asks to be the review.
+    The contact must be at least a day before now: today's consultation is the one the card asks
+    to be the review.
     """
     if any(e.when is not None and prescribed < e.when <= record.now
            for e in record.care_of([Concept.FOLLOW_UP, Concept.ANNUAL_REVIEW])):
@@ -78,15 +78,9 @@ def analgesic_review(record: PatientRecord, params: Params) -> Iterator[Finding]
     if not record.episodes_of(EPISODE_CONCEPTS):
         return
     review_days = 7 * int(params["review_weeks"])
-    start = record.episode_start()
     for medication in record.medications_of(ANALGESIC_CONCEPTS):
-        if medication.authored is None:
+        if medication.authored is None or not record.for_back_pain(medication):
             continue
-        if medication.reasons:
-            if not medication.reasons & EPISODE_CONCEPTS:
-                continue  # prescribed for something else (knee osteoarthritis, say): not a back-pain medicine
-        elif start is not None and medication.authored < start:
-            continue  # no reason given, and older than this episode: it was not prescribed for this pain
         days = (record.now - medication.authored).days
         if days < review_days:
             continue
